@@ -1,0 +1,293 @@
+"""A checkpoint is a folder: generator/discriminator safetensors, config.json, and optionally training state.
+
+Every file is written atomically (temporary file in the same folder, fsync, os.replace) and a whole
+checkpoint folder appears by one rename, so a kill at any moment leaves the previous checkpoint loadable.
+config.json records a SHA-256 of each weights file: a flipped byte is reported, never loaded silently.
+Nothing here unpickles arbitrary objects: weights are safetensors and the optimizer state is read with
+``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+from torch import nn
+
+from gan_core.config import ConfigError, ModelConfig, TrainConfig, config_from_dict, config_to_dict
+from gan_core.models import Discriminator, Generator
+
+FORMAT_VERSION = 1
+GENERATOR_FILE = "generator.safetensors"
+DISCRIMINATOR_FILE = "discriminator.safetensors"
+CONFIG_FILE = "config.json"
+TRAINING_STATE_FILE = "training_state.pt"
+MAX_CONFIG_BYTES = 1_000_000
+
+
+class CheckpointError(Exception):
+    """A checkpoint file that is missing, unreadable or does not fit the model; the message names the file."""
+
+
+# --- atomic writes -------------------------------------------------------------------------------------
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write data so that path holds either its old content or all of data, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- saving --------------------------------------------------------------------------------------------
+
+
+def weights_bytes(module: nn.Module, dtype: torch.dtype | None = None) -> bytes:
+    """safetensors bytes of a module's state_dict; floating tensors optionally stored as dtype (e.g. float16)."""
+    tensors = {}
+    for name, tensor in module.state_dict().items():
+        tensor = tensor.detach().cpu()
+        if dtype is not None and tensor.is_floating_point():
+            tensor = tensor.to(dtype)
+        tensors[name] = tensor.contiguous()
+    return safetensors.torch.save(tensors)
+
+
+def save_checkpoint(
+    folder: str | Path,
+    netG: nn.Module,
+    netD: nn.Module | None,
+    model_config: ModelConfig,
+    train_config: TrainConfig | None = None,
+    progress: dict[str, Any] | None = None,
+    training_state: dict[str, Any] | None = None,
+    weights_dtype: torch.dtype | None = None,
+    extra_files: dict[str, bytes] | None = None,
+) -> Path:
+    """Write a complete checkpoint folder. It is assembled in a hidden sibling folder and renamed into place."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        files: dict[str, bytes] = {GENERATOR_FILE: weights_bytes(netG, weights_dtype)}
+        if netD is not None:
+            files[DISCRIMINATOR_FILE] = weights_bytes(netD, weights_dtype)
+        if training_state is not None:
+            buffer = _torch_save_bytes(training_state)
+            files[TRAINING_STATE_FILE] = buffer
+        files.update(extra_files or {})
+        config = {
+            "format_version": FORMAT_VERSION,
+            "model": config_to_dict(model_config),
+            "training": config_to_dict(train_config) if train_config is not None else None,
+            "progress": progress or {},
+            "torch_version": torch.__version__,
+            "weights_dtype": str(weights_dtype or torch.float32).replace("torch.", ""),
+            "files": {name: {"sha256": sha256(data), "bytes": len(data)} for name, data in files.items()},
+        }
+        for name, data in files.items():
+            atomic_write_bytes(staging / name, data)
+        atomic_write_json(staging / CONFIG_FILE, config)
+        if folder.exists():
+            # Replacing an existing checkpoint: move it aside first so that a crash leaves one of the two intact.
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+            os.replace(staging, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, folder)
+        _fsync_dir(folder.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def _torch_save_bytes(obj: Any) -> bytes:
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+# --- loading -------------------------------------------------------------------------------------------
+
+
+def read_config(folder: str | Path) -> dict[str, Any]:
+    """config.json of a checkpoint folder, validated; raises CheckpointError naming the file on any problem."""
+    folder = resolve_checkpoint_folder(folder)
+    path = folder / CONFIG_FILE
+    raw = _read_file(path, limit=MAX_CONFIG_BYTES)
+    try:
+        config = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc}); re-export the checkpoint") from exc
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(config).__name__}")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: format_version {config.get('format_version')!r} is not {FORMAT_VERSION}, the one this code reads"
+        )
+    try:
+        config["model_config"] = config_from_dict(ModelConfig, config.get("model"))
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"{path}: invalid \"model\" section: {exc}") from exc
+    if config.get("training") is not None:
+        try:
+            config["train_config"] = config_from_dict(TrainConfig, config["training"])
+        except (ConfigError, TypeError) as exc:
+            raise CheckpointError(f"{path}: invalid \"training\" section: {exc}") from exc
+    files = config.get("files")
+    if not isinstance(files, dict) or not all(
+        isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in files.values()
+    ):
+        raise CheckpointError(f"{path}: \"files\" must map each file name to its sha256")
+    if not isinstance(config.get("progress", {}), dict):
+        raise CheckpointError(f"{path}: \"progress\" must be a JSON object")
+    return config
+
+
+def resolve_checkpoint_folder(path: str | Path) -> Path:
+    """A checkpoint folder as given, or the newest checkpoint of a training run folder."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(
+            f"{path}: no such checkpoint folder. Train one with `python -m gan_core.train` "
+            "or pass the folder that holds config.json and generator.safetensors"
+        )
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: a checkpoint is a folder (with config.json and *.safetensors), not a file")
+    if (path / CONFIG_FILE).exists() and (path / GENERATOR_FILE).exists():
+        return path
+    newest = newest_checkpoint(path)
+    if newest is not None:
+        return newest
+    if (path / CONFIG_FILE).exists():
+        return path
+    raise CheckpointError(f"{path}: no {CONFIG_FILE} here and no checkpoints/ of a training run")
+
+
+def newest_checkpoint(run_dir: str | Path) -> Path | None:
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return None
+    candidates = sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step_"))
+    return candidates[-1] if candidates else None
+
+
+def _read_file(path: Path, limit: int | None = None) -> bytes:
+    if not path.exists():
+        raise CheckpointError(f"{path}: file is missing")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: expected a file, found a {'folder' if path.is_dir() else 'special file'}")
+    size = path.stat().st_size
+    if limit is not None and size > limit:
+        raise CheckpointError(f"{path}: {size} bytes is larger than the {limit} a checkpoint file may be")
+    if size == 0:
+        raise CheckpointError(f"{path}: file is empty")
+    return path.read_bytes()
+
+
+def read_verified(folder: Path, name: str, config: dict[str, Any]) -> bytes:
+    """A file of the checkpoint, checked against the SHA-256 recorded in config.json."""
+    path = folder / name
+    entry = config["files"].get(name)
+    if entry is None:
+        raise CheckpointError(f"{path}: not listed in {folder / CONFIG_FILE}; the checkpoint is incomplete")
+    data = _read_file(path)
+    if sha256(data) != entry["sha256"]:
+        raise CheckpointError(
+            f"{path}: content does not match the SHA-256 in config.json (truncated or corrupted); "
+            "restore it or re-export the checkpoint"
+        )
+    return data
+
+
+def load_state_dict_into(module: nn.Module, folder: Path, name: str, config: dict[str, Any]) -> None:
+    path = folder / name
+    data = read_verified(folder, name, config)
+    try:
+        tensors = safetensors.torch.load(data)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for malformed files
+        raise CheckpointError(f"{path}: not a valid safetensors file ({exc})") from exc
+    expected = module.state_dict()
+    for key, tensor in tensors.items():
+        if key in expected and tensor.dtype != expected[key].dtype:
+            if not (tensor.is_floating_point() and expected[key].is_floating_point()):
+                raise CheckpointError(f"{path}: tensor {key} has dtype {tensor.dtype}, expected {expected[key].dtype}")
+            tensors[key] = tensor.to(expected[key].dtype)
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: tensor {key} holds NaN or infinite values")
+    try:
+        module.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: does not fit the model described in config.json: {exc}") from exc
+
+
+def load(path: str | Path) -> Generator:
+    """A ready generator from a checkpoint folder (or a run folder's newest checkpoint): CPU, eval mode."""
+    folder = resolve_checkpoint_folder(path)
+    config = read_config(folder)
+    netG = Generator(config["model_config"])
+    load_state_dict_into(netG, folder, GENERATOR_FILE, config)
+    return netG.eval()
+
+
+def load_discriminator(path: str | Path) -> Discriminator:
+    folder = resolve_checkpoint_folder(path)
+    config = read_config(folder)
+    netD = Discriminator(config["model_config"])
+    load_state_dict_into(netD, folder, DISCRIMINATOR_FILE, config)
+    return netD.eval()
+
+
+def load_training_state(folder: str | Path, config: dict[str, Any]) -> dict[str, Any]:
+    folder = Path(folder)
+    data = read_verified(folder, TRAINING_STATE_FILE, config)
+
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - weights_only refuses pickles that would run code with varied errors
+        raise CheckpointError(f"{folder / TRAINING_STATE_FILE}: could not be read as tensors only ({exc})") from exc

@@ -1,0 +1,93 @@
+"""The course's hyper-parameters as dataclasses, saved next to every checkpoint so loading needs no flags."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+SUPPORTED_IMAGE_SIZES = (32, 64)
+PRECISIONS = ("auto", "fp32", "bf16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ConfigError(ValueError):
+    """A configuration value that the model or the trainer cannot use."""
+
+
+@dataclass
+class ModelConfig:
+    nz: int = 100  # size of the latent vector z (generator input)
+    ngf: int = 64  # size of feature maps in the generator
+    ndf: int = 64  # size of feature maps in the discriminator
+    nc: int = 1  # number of channels in the training images (MNIST is grayscale)
+    image_size: int = 64  # spatial size of training images; 32 drops one block for quick training
+
+    def __post_init__(self) -> None:
+        check_image_size(self.image_size)
+        for name in ("nz", "ngf", "ndf", "nc"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclass
+class TrainConfig:
+    data_dir: str = "./data"  # root folder holding MNIST/raw (torchvision layout)
+    workers: int = 2  # DataLoader worker processes (classic path only)
+    batch_size: int = 128  # batch size during training
+    num_epochs: int = 5  # number of passes over the 60,000 training images
+    lr: float = 2e-4  # learning rate of both Adam optimizers
+    beta1: float = 0.5  # beta1 hyper-parameter of Adam
+    manual_seed: int = 999  # the course's seed: weights, data order and noise all derive from it
+    precision: str = "auto"  # auto: bf16 autocast where the CPU supports it, else fp32
+    device: str = "auto"  # auto: cuda, then mps, then cpu
+    data_path: str = "fast"  # fast: one in-memory tensor; classic: torchvision DataLoader with PIL transforms
+    save_every: int = 200  # steps between checkpoints (one is also written at each epoch end)
+    keep_checkpoints: int = 2  # newest step checkpoints kept in the run folder
+    max_steps: int = 0  # stop after this many steps in total (0: no limit)
+    real_label: float = 1.0  # course: 1.0. Below 1 is one-sided label smoothing (e.g. 0.9)
+    fake_label: float = 0.0  # course: 0.0
+    fixed_noise_size: int = 64  # images in the fixed-noise progress grid
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.data_path not in ("fast", "classic"):
+            raise ConfigError(f"data_path must be 'fast' or 'classic', got {self.data_path!r}")
+        for name in ("batch_size", "num_epochs", "save_every", "keep_checkpoints", "fixed_noise_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if self.max_steps < 0:
+            raise ConfigError(f"max_steps must be 0 (no limit) or positive, got {self.max_steps!r}")
+        if not 0.0 <= self.fake_label < self.real_label <= 1.0:
+            raise ConfigError("labels must satisfy 0 <= fake_label < real_label <= 1")
+
+
+def check_image_size(image_size: int) -> None:
+    if image_size not in SUPPORTED_IMAGE_SIZES:
+        raise ConfigError(
+            f"image_size {image_size!r} is not supported; choose one of {', '.join(map(str, SUPPORTED_IMAGE_SIZES))}"
+        )
+
+
+def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build a config dataclass from saved JSON, refusing unknown keys instead of ignoring them."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{cls.__name__} has no field(s) {unknown}")
+    for key, value in data.items():
+        expected = type(getattr(cls(), key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        if type(value) is not expected:
+            raise ConfigError(f"{cls.__name__}.{key} must be {expected.__name__}, got {value!r}")
+    return cls(**data)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    return asdict(config)
