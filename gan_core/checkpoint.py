@@ -84,11 +84,13 @@ def sha256(data: bytes) -> str:
 
 
 def weights_bytes(module: nn.Module, dtype: torch.dtype | None = None) -> bytes:
-    """safetensors bytes of a module's state_dict; floating tensors optionally stored as dtype (e.g. float16)."""
+    """safetensors bytes of a module's state_dict; weight kernels optionally stored as dtype (e.g. float16)."""
     tensors = {}
     for name, tensor in module.state_dict().items():
         tensor = tensor.detach().cpu()
-        if dtype is not None and tensor.is_floating_point():
+        # Only the kernels are stored narrower: they are the bulk of the bytes, and BatchNorm's few values
+        # (running variances especially) keep their full precision.
+        if dtype is not None and tensor.is_floating_point() and tensor.dim() >= 2:
             tensor = tensor.to(dtype)
         tensors[name] = tensor.contiguous()
     return safetensors.torch.save(tensors)
@@ -130,11 +132,16 @@ def save_checkpoint(
             atomic_write_bytes(staging / name, data)
         atomic_write_json(staging / CONFIG_FILE, config)
         if folder.exists():
-            # Replacing an existing checkpoint: move it aside first so that a crash leaves one of the two intact.
-            old = folder.with_name(f".{folder.name}.old")
+            # Replacing an existing checkpoint takes two renames. An error between them puts the old one back;
+            # a kill between them leaves it at the .old name, where resolve_checkpoint_folder finds it.
+            old = _set_aside_name(folder)
             shutil.rmtree(old, ignore_errors=True)
             os.replace(folder, old)
-            os.replace(staging, folder)
+            try:
+                os.replace(staging, folder)
+            except BaseException:
+                os.replace(old, folder)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(staging, folder)
@@ -145,8 +152,11 @@ def save_checkpoint(
     return folder
 
 
-def _torch_save_bytes(obj: Any) -> bytes:
+def _set_aside_name(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}.old")
 
+
+def _torch_save_bytes(obj: Any) -> bytes:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return buffer.getvalue()
@@ -192,6 +202,8 @@ def read_config(folder: str | Path) -> dict[str, Any]:
 def resolve_checkpoint_folder(path: str | Path) -> Path:
     """A checkpoint folder as given, or the newest checkpoint of a training run folder."""
     path = Path(path)
+    if not path.exists() and _set_aside_name(path).is_dir():
+        return _set_aside_name(path)  # a replacement of this checkpoint was killed between its two renames
     if not path.exists():
         raise CheckpointError(
             f"{path}: no such checkpoint folder. Train one with `python -m gan_core.train` "

@@ -7,6 +7,8 @@ modules with the same indices. At 32 each network has one block fewer (the 8x8 -
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -111,14 +113,15 @@ def weights_init(m: nn.Module) -> None:
 
 
 def build_models(config: ModelConfig, seed: int | None = None) -> tuple[Generator, Discriminator]:
-    """Create netG and netD and apply weights_init, seeding a private generator so the global RNG is untouched."""
-    netG, netD = Generator(config), Discriminator(config)
-    if seed is None:
+    """Create netG and netD and apply weights_init; with a seed, the global RNG is left as it was.
+
+    The modules are built inside the fork too, because their constructors draw default weights from the
+    global RNG; the seed is set after that, so weights_init's draws depend on the seed alone.
+    """
+    with torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext():
+        netG, netD = Generator(config), Discriminator(config)
+        if seed is not None:
+            torch.manual_seed(seed)
         netG.apply(weights_init)
         netD.apply(weights_init)
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            netG.apply(weights_init)
-            netD.apply(weights_init)
     return netG, netD

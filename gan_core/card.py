@@ -1,0 +1,97 @@
+"""The README.md model card of an exported checkpoint folder, written from the files in it.
+
+The card is regenerated, never edited by hand: its figures come from evaluation.json (python -m gan_core.evaluate),
+its per-epoch curve from epochs.md / epochs.png (python -m gan_core.evaluate --epochs), and the story of how the
+checkpoint was made from notes.md, the one hand-written file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gan_core.checkpoint import CONFIG_FILE, atomic_write_text
+
+
+def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flat(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    elif isinstance(value, (int, float, str, bool)) or value is None:
+        out[prefix] = value
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _history_summary(folder: Path) -> str:
+    path = folder / "history.jsonl"
+    if not path.exists():
+        return "No training history in this folder."
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not rows:
+        return "The training history is empty."
+    last = rows[-min(len(rows), 100):]
+    mean = {key: sum(r[key] for r in last) / len(last) for key in ("loss_d", "loss_g", "d_x", "d_g_z1")}
+    return (
+        f"{len(rows)} steps recorded. Mean over the last {len(last)} steps: Loss_D {mean['loss_d']:.3f}, "
+        f"Loss_G {mean['loss_g']:.3f}, D(x) {mean['d_x']:.3f}, D(G(z)) {mean['d_g_z1']:.3f}."
+    )
+
+
+def write_model_card(folder: str | Path) -> Path:
+    folder = Path(folder)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    model, training, progress = config["model"], config.get("training") or {}, config.get("progress", {})
+    size = model["image_size"]
+    lines = [
+        f"# DCGAN on MNIST, {size}x{size}",
+        "",
+        "The DCGAN of the PyTorch tutorial trained on the 60,000 MNIST training digits. "
+        "Load it with `gan_core.load(\"" + folder.name + "\")` or open it in the app with "
+        f"`python -m demo --checkpoint checkpoints/{folder.name}`.",
+        "",
+        "## Model",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {key} | {value} |" for key, value in model.items()]
+    for key in ("batch_size", "lr", "beta1", "manual_seed", "real_label", "fake_label", "num_epochs", "precision"):
+        if key in training:
+            lines.append(f"| {key} | {training[key]} |")
+    lines += [
+        f"| epochs trained (exported) | {progress.get('exported_epoch', progress.get('epoch', '?'))} |",
+        f"| steps trained | {progress.get('step', '?')} |",
+        f"| precision used | {progress.get('precision', '?')} |",
+        f"| weights stored as | {config.get('weights_dtype', 'float32')} (kernels; BatchNorm in float32) |",
+        f"| torch | {config.get('torch_version', '?')} |",
+        "",
+    ]
+    evaluation = folder / "evaluation.json"
+    lines += ["## Measured quality", ""]
+    if evaluation.exists():
+        flat: dict[str, Any] = {}
+        _flat("", json.loads(evaluation.read_text()), flat)
+        lines += ["| figure | value |", "| --- | --- |"]
+        lines += [f"| {key} | {_format(value)} |" for key, value in flat.items()]
+    else:
+        lines.append("Not evaluated yet: run `python -m gan_core.evaluate` on this folder.")
+    lines.append("")
+    if (folder / "epochs.md").exists():
+        lines += ["## Quality per epoch", "", (folder / "epochs.md").read_text().strip(), ""]
+    if (folder / "epochs.png").exists():
+        lines += ["![FD and MNIST score per epoch](epochs.png)", ""]
+    lines += ["## Training history", "", _history_summary(folder), ""]
+    grids = sorted((folder / "progress").glob("epoch_*.png")) if (folder / "progress").is_dir() else []
+    if grids:
+        lines += [f"Fixed-noise grid after the last exported epoch: ![grid](progress/{grids[-1].name})", ""]
+    if (folder / "notes.md").exists():
+        lines += [(folder / "notes.md").read_text().strip(), ""]
+    path = folder / "README.md"
+    atomic_write_text(path, "\n".join(lines))
+    return path

@@ -1,0 +1,414 @@
+"""How good is a generator? Metrics in the feature space of the shipped MNIST classifier.
+
+For N seeded samples against the 10,000 MNIST test images:
+- FD: Frechet distance of penultimate-layer features (float64, a small epsilon on each covariance), read
+  against the floor: the same distance between 10,000 real training images and the test set.
+- KID: unbiased squared MMD with the cubic polynomial kernel, mean and spread over random subsets.
+- MNIST score: exp(E[KL(p(y|x) || p(y))]); 10 is the maximum, real digits score about 9.9.
+- Class coverage: the predicted-digit histogram, its KL divergence from the test labels' frequencies, the
+  smallest class's share.
+- Precision / recall: k-nearest-neighbour manifolds (k=3, Kynkaanniemi et al. 2019). Both are computed on
+  equally many real and generated points, because recall grows with the number of points that span a manifold.
+
+Every random choice (latent vectors, KID subsets, the real subset for precision/recall) comes from the seed,
+so the same seed gives the same numbers. ``python -m gan_core.evaluate --help`` shows the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gan_core.checkpoint import CheckpointError, atomic_write_bytes, atomic_write_json, atomic_write_text, load
+from gan_core.checkpoint import read_config, resolve_checkpoint_folder
+from gan_core.classifier import DEFAULT_FOLDER, MnistClassifier, classifier_fingerprint, classify, features
+from gan_core.classifier import load_classifier
+from gan_core.data import mnist_labels, mnist_uint8, to_model_range
+from gan_core.latent import generate, validate_seed, z_batch
+
+COVARIANCE_EPSILON = 1e-6
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 1000
+NEAREST_NEIGHBOURS = 3
+FLOOR_IMAGES = 10_000
+FLOOR_SEED = 0  # which training images make the floor: fixed, so the floor never moves with --seed
+MIN_SAMPLES = 10
+EPOCH_REPORT_STEM = "evaluation_per_epoch"
+METRIC_KEYS = ("fd", "kid", "mnist_score", "coverage", "precision", "recall")
+
+
+# --- the metrics, on features and probabilities --------------------------------------------------------
+
+
+def gaussian_stats(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and covariance (float64) of N x F features."""
+    x = feats.double()
+    return x.mean(dim=0), torch.cov(x.T)
+
+
+def frechet_distance(
+    stats_a: tuple[torch.Tensor, torch.Tensor], stats_b: tuple[torch.Tensor, torch.Tensor],
+    eps: float = COVARIANCE_EPSILON,
+) -> float:
+    """|mu_a - mu_b|^2 + tr(A + B - 2 (A^1/2 B A^1/2)^1/2), with eps*I added to A and B so that few samples or a
+    collapsed generator (singular covariance) still give a finite, stable number."""
+    (mu_a, cov_a), (mu_b, cov_b) = stats_a, stats_b
+    eye = torch.eye(len(mu_a), dtype=torch.float64)
+    cov_a, cov_b = cov_a + eps * eye, cov_b + eps * eye
+    values, vectors = torch.linalg.eigh(cov_a)
+    sqrt_a = vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
+    middle = sqrt_a @ cov_b @ sqrt_a
+    trace_sqrt = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    distance = (mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * trace_sqrt
+    return max(distance.item(), 0.0)
+
+
+def kernel_inception_distance(
+    real: torch.Tensor, fake: torch.Tensor, seed: int, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
+) -> dict[str, float | int]:
+    """Unbiased MMD^2 with k(x, y) = (x.y / F + 1)^3 over random subsets: its mean and standard deviation."""
+    size = min(subset_size, len(real), len(fake))
+    generator = torch.Generator().manual_seed(seed)
+    dims = real.shape[1]
+    values = []
+    for _ in range(subsets):
+        x = real[torch.randperm(len(real), generator=generator)[:size]].double()
+        y = fake[torch.randperm(len(fake), generator=generator)[:size]].double()
+        k_xx, k_yy, k_xy = ((a @ b.T / dims + 1) ** 3 for a, b in ((x, x), (y, y), (x, y)))
+        off_diagonal = size * (size - 1)
+        values.append(
+            (k_xx.sum() - k_xx.diagonal().sum()) / off_diagonal
+            + (k_yy.sum() - k_yy.diagonal().sum()) / off_diagonal
+            - 2 * k_xy.mean()
+        )
+    stacked = torch.stack(values)
+    return {"mean": stacked.mean().item(), "std": stacked.std().item(), "subsets": subsets, "subset_size": size}
+
+
+def mnist_score(probs: torch.Tensor) -> float:
+    """exp(E_x[KL(p(y|x) || p(y))]): high when each image is one clear digit and all digits appear."""
+    p = probs.double().clamp(min=1e-12)
+    marginal = p.mean(dim=0, keepdim=True)
+    return math.exp((p * (p.log() - marginal.log())).sum(dim=1).mean().item())
+
+
+def class_coverage(probs: torch.Tensor, reference_frequencies: torch.Tensor) -> dict[str, Any]:
+    """Share of samples predicted as each digit, KL(shares || reference), and the rarest digit's share."""
+    shares = torch.bincount(probs.argmax(dim=1), minlength=10).double() / len(probs)
+    reference = reference_frequencies.double()
+    present = shares > 0
+    kl = (shares[present] * (shares[present] / reference[present]).log()).sum().item()
+    rarest = int(shares.argmin())
+    return {"histogram": shares.tolist(), "kl_from_test": kl, "smallest_share": shares[rarest].item(),
+            "smallest_digit": rarest}
+
+
+def _pairwise_distances(a: torch.Tensor, b: torch.Tensor, chunk: int = 1000) -> list[torch.Tensor]:
+    return [torch.cdist(a[i : i + chunk].double(), b.double()) for i in range(0, len(a), chunk)]
+
+
+def _kth_neighbour_radii(points: torch.Tensor, k: int) -> torch.Tensor:
+    # k + 1 smallest: the point itself is its own nearest neighbour at distance 0
+    return torch.cat([d.topk(k + 1, dim=1, largest=False).values[:, k] for d in _pairwise_distances(points, points)])
+
+
+def _inside_manifold(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    return torch.cat([(d <= radii[None, :]).any(dim=1) for d in _pairwise_distances(points, centres)])
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = NEAREST_NEIGHBOURS) -> dict[str, float]:
+    """Precision: share of fake points inside the real manifold; recall: share of real points inside the fake one.
+    A manifold is the union of balls around its points, each reaching to the point's k-th nearest neighbour."""
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"precision/recall with k={k} needs more than {k} real and generated points")
+    real_radii, fake_radii = _kth_neighbour_radii(real, k), _kth_neighbour_radii(fake, k)
+    return {"precision": _inside_manifold(fake, real, real_radii).double().mean().item(),
+            "recall": _inside_manifold(real, fake, fake_radii).double().mean().item()}
+
+
+# --- the real data every figure is read against --------------------------------------------------------
+
+
+@dataclass
+class RealReference:
+    """Classifier features of the test set, its label frequencies, and the floor: real training images scored
+    exactly like a generator."""
+
+    test_features: torch.Tensor
+    test_probs: torch.Tensor
+    test_frequencies: torch.Tensor
+    test_stats: tuple[torch.Tensor, torch.Tensor]
+    floor_images: int
+    floor: dict[str, Any]
+
+
+_REFERENCES: dict[tuple[str, str, int], RealReference] = {}
+
+
+def real_reference(
+    classifier: MnistClassifier, classifier_id: str, data_dir: str | Path, floor_images: int = FLOOR_IMAGES,
+) -> RealReference:
+    """The reference for one classifier and data folder, computed once per process (a few seconds) and then reused:
+    evaluating every epoch of a run pays for it once."""
+    key = (classifier_id, str(Path(data_dir).resolve()), floor_images)
+    if key not in _REFERENCES:
+        test = to_model_range(mnist_uint8(data_dir, 28, train=False))
+        labels = mnist_labels(data_dir, train=False)
+        train = mnist_uint8(data_dir, 28, train=True)
+        if not 0 < floor_images <= len(train):
+            raise ValueError(f"floor_images must be from 1 to {len(train)}, got {floor_images}")
+        pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(FLOOR_SEED))[:floor_images]
+        floor_real = to_model_range(train[pick])
+        test_features = features(classifier, test)
+        reference = RealReference(
+            test_features=test_features,
+            test_probs=classify(classifier, test),
+            test_frequencies=torch.bincount(labels, minlength=10).double() / len(labels),
+            test_stats=gaussian_stats(test_features),
+            floor_images=floor_images,
+            floor={},
+        )
+        reference.floor = compare(reference, features(classifier, floor_real), classify(classifier, floor_real),
+                                  seed=FLOOR_SEED)
+        _REFERENCES[key] = reference
+    return _REFERENCES[key]
+
+
+def compare(reference: RealReference, fake_features: torch.Tensor, fake_probs: torch.Tensor, seed: int) -> dict:
+    """Every metric of N features/probabilities against the test set."""
+    if len(fake_features) < MIN_SAMPLES:
+        raise ValueError(f"need at least {MIN_SAMPLES} samples to measure a distribution, got {len(fake_features)}")
+    real = reference.test_features
+    # precision/recall on equal counts: a seeded subset of the test set as large as the sample
+    subset = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[: len(fake_features)]
+    return {
+        "fd": frechet_distance(gaussian_stats(fake_features), reference.test_stats),
+        "kid": kernel_inception_distance(real, fake_features, seed=seed),
+        "mnist_score": mnist_score(fake_probs),
+        "coverage": class_coverage(fake_probs, reference.test_frequencies),
+        **precision_recall(real[subset], fake_features[: len(subset)]),
+    }
+
+
+# --- generators ----------------------------------------------------------------------------------------
+
+
+def sample_features(
+    netG: nn.Module, classifier: MnistClassifier, samples: int, seed: int, batch_size: int = 500,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features and class probabilities of `samples` images drawn from seeded latent vectors, in batches."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    z = z_batch(samples, netG.config.nz, seed)
+    feats, probs = [], []
+    for chunk in z.split(batch_size):
+        images = generate(netG, chunk)
+        feats.append(features(classifier, images))
+        probs.append(classify(classifier, images))
+    return torch.cat(feats), torch.cat(probs)
+
+
+def evaluate_generator(
+    netG: nn.Module, classifier: MnistClassifier, reference: RealReference, samples: int = 10_000, seed: int = 0,
+    batch_size: int = 500,
+) -> dict[str, Any]:
+    """All metrics for a generator (any module with ``config.nz`` mapping z to images in [-1, 1])."""
+    seed = validate_seed(seed)
+    if samples < MIN_SAMPLES:
+        raise ValueError(f"--samples must be at least {MIN_SAMPLES}, got {samples}")
+    fake_features, fake_probs = sample_features(netG, classifier, samples, seed, batch_size)
+    return {"samples": samples, "seed": seed, **compare(reference, fake_features, fake_probs, seed)}
+
+
+@dataclass
+class Evaluator:
+    """A loaded classifier and its real-data reference, ready to score any number of checkpoints."""
+
+    classifier: MnistClassifier
+    classifier_sha256: str
+    reference: RealReference
+
+    @classmethod
+    def create(cls, classifier_folder: str | Path = DEFAULT_FOLDER, data_dir: str | Path = "./data",
+               floor_images: int = FLOOR_IMAGES) -> Evaluator:
+        classifier = load_classifier(classifier_folder)
+        fingerprint = classifier_fingerprint(classifier_folder)
+        return cls(classifier, fingerprint, real_reference(classifier, fingerprint, data_dir, floor_images))
+
+    def checkpoint(self, path: str | Path, samples: int = 10_000, seed: int = 0, batch_size: int = 500) -> dict:
+        folder = resolve_checkpoint_folder(path)
+        config = read_config(folder)
+        result = evaluate_generator(load(folder), self.classifier, self.reference, samples, seed, batch_size)
+        return {
+            "checkpoint": {"name": folder.name, "progress": config.get("progress", {}),
+                           "generator_sha256": config["files"]["generator.safetensors"]["sha256"]},
+            **result,
+            "floor": self.reference.floor,
+            "settings": self.settings(),
+        }
+
+    def settings(self) -> dict[str, Any]:
+        return {"classifier_sha256": self.classifier_sha256, "real": "MNIST test set (10,000 images)",
+                "floor": f"{self.reference.floor_images} MNIST training images (seed {FLOOR_SEED}) vs the test set",
+                "covariance_epsilon": COVARIANCE_EPSILON, "kid_kernel": "(x.y/F + 1)^3", "k": NEAREST_NEIGHBOURS}
+
+
+# --- per-epoch reports ---------------------------------------------------------------------------------
+
+
+def snapshot_folders(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(epoch, folder) for every snapshots/epoch_NNN folder of a run or exported checkpoint, by epoch."""
+    root = Path(run_dir) / "snapshots"
+    found = []
+    if root.is_dir():
+        for folder in root.iterdir():
+            number = folder.name.removeprefix("epoch_")
+            if folder.is_dir() and folder.name.startswith("epoch_") and number.isdigit():
+                found.append((int(number), folder))
+    if not found:
+        raise CheckpointError(
+            f"{run_dir}: no snapshots/epoch_NNN folders. Pass a training run or an exported checkpoint folder "
+            "(python -m gan_core.export) that holds generator snapshots"
+        )
+    return sorted(found)
+
+
+def evaluate_epochs(evaluator: Evaluator, run_dir: str | Path, samples: int, seed: int, batch_size: int) -> dict:
+    rows = []
+    for epoch, folder in snapshot_folders(run_dir):
+        started = time.perf_counter()
+        result = evaluator.checkpoint(folder, samples, seed, batch_size)
+        rows.append({"epoch": epoch, **{k: result[k] for k in METRIC_KEYS}})
+        print(f"epoch {epoch}: FD {result['fd']:.3f}, MNIST score {result['mnist_score']:.3f} "
+              f"({time.perf_counter() - started:.0f} s)", flush=True)
+    best = min(rows, key=lambda row: row["fd"])
+    return {"samples": samples, "seed": seed, "best_epoch_by_fd": best["epoch"], "epochs": rows,
+            "floor": evaluator.reference.floor, "settings": evaluator.settings()}
+
+
+def epochs_markdown(report: dict) -> str:
+    header = ("| epoch | FD | KID x 1000 | MNIST score | coverage KL | smallest digit share | precision | recall |\n"
+              "|---|---|---|---|---|---|---|---|\n")
+
+    def row(label: str, m: dict) -> str:
+        c = m["coverage"]
+        return (f"| {label} | {m['fd']:.3f} | {1000 * m['kid']['mean']:.2f} +- {1000 * m['kid']['std']:.2f} | "
+                f"{m['mnist_score']:.3f} | {c['kl_from_test']:.4f} | {100 * c['smallest_share']:.1f}% "
+                f"({c['smallest_digit']}) | {m['precision']:.3f} | {m['recall']:.3f} |\n")
+
+    lines = [row(f"**{r['epoch']}**" if r["epoch"] == report["best_epoch_by_fd"] else str(r["epoch"]), r)
+             for r in report["epochs"]]
+    return (f"Per-epoch evaluation, {report['samples']:,} samples, seed {report['seed']} "
+            f"(best FD in bold):\n\n{header}{''.join(lines)}{row('real (floor)', report['floor'])}")
+
+
+def epochs_plot_png(report: dict) -> bytes:
+    """FD and MNIST score per epoch, with the real-data floor and the test set's score as dashed lines."""
+    from matplotlib.figure import Figure  # only this report needs matplotlib; gan_core imports stay light
+
+    epochs = [r["epoch"] for r in report["epochs"]]
+    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    fd_axes, score_axes = figure.subplots(1, 2)
+    fd_axes.plot(epochs, [r["fd"] for r in report["epochs"]], "o-", label="generator")
+    fd_axes.axhline(report["floor"]["fd"], linestyle="--", color="grey", label="real digits (floor)")
+    fd_axes.set(title="FD (lower is better)", xlabel="epoch", yscale="log")
+    score_axes.plot(epochs, [r["mnist_score"] for r in report["epochs"]], "o-", label="generator")
+    score_axes.axhline(report["floor"]["mnist_score"], linestyle="--", color="grey", label="real digits")
+    score_axes.set(title="MNIST score (higher is better, max 10)", xlabel="epoch", ylim=(0, 10.2))
+    for axes in (fd_axes, score_axes):
+        axes.legend()
+        axes.set_xticks(epochs)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+# --- command line --------------------------------------------------------------------------------------
+
+
+def _round(value: Any) -> Any:
+    """6 significant digits: the JSON stays readable and free of last-bit noise."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    return value
+
+
+def summary(result: dict, floor: dict) -> str:
+    c = result["coverage"]
+    kid, kid_floor = result["kid"], floor["kid"]
+    return "\n".join([
+        f"FD            {result['fd']:.3f}   (real-data floor {floor['fd']:.3f})",
+        f"KID           {kid['mean']:.5f} +- {kid['std']:.5f}   (floor {kid_floor['mean']:.5f} +- {kid_floor['std']:.5f})",
+        f"MNIST score   {result['mnist_score']:.3f}   (real digits {floor['mnist_score']:.3f}, max 10)",
+        f"coverage      KL from test {c['kl_from_test']:.4f}, smallest digit {c['smallest_digit']} at "
+        f"{100 * c['smallest_share']:.1f}%",
+        "digit shares  " + " ".join(f"{d}:{100 * s:.1f}%" for d, s in enumerate(c["histogram"])),
+        f"precision     {result['precision']:.3f}   (floor {floor['precision']:.3f})",
+        f"recall        {result['recall']:.3f}   (floor {floor['recall']:.3f})",
+    ])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gan_core.evaluate",
+        description="Score a generator checkpoint (or every epoch snapshot of a run) against the MNIST test set.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("checkpoint", type=Path, nargs="?", help="generator checkpoint folder (or a run folder)")
+    parser.add_argument("--epochs", type=Path, metavar="RUN_OR_CHECKPOINT_DIR",
+                        help="evaluate every snapshots/epoch_NNN folder inside this folder instead")
+    parser.add_argument("--samples", type=int, default=10_000, help="generated images to score")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the latent vectors and the metrics' subsets")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON file to write (default: evaluation.json in the checkpoint folder; with --epochs "
+                             f"{EPOCH_REPORT_STEM}.json there, plus .md and .png beside it)")
+    parser.add_argument("--batch-size", type=int, default=500, help="images generated at once")
+    parser.add_argument("--data-dir", type=Path, default=Path("./data"), help="folder holding MNIST/raw")
+    parser.add_argument("--classifier", type=Path, default=DEFAULT_FOLDER, help="classifier checkpoint folder")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.checkpoint is None) == (args.epochs is None):
+        parser.error("pass either a CHECKPOINT folder or --epochs RUN_OR_CHECKPOINT_DIR (exactly one)")
+    started = time.perf_counter()
+    try:
+        evaluator = Evaluator.create(args.classifier, args.data_dir)
+        if args.epochs is not None:
+            report = _round(evaluate_epochs(evaluator, args.epochs, args.samples, args.seed, args.batch_size))
+            out = args.out or args.epochs / f"{EPOCH_REPORT_STEM}.json"
+            atomic_write_json(out, report)
+            atomic_write_text(out.with_suffix(".md"), epochs_markdown(report))
+            atomic_write_bytes(out.with_suffix(".png"), epochs_plot_png(report))
+            print(epochs_markdown(report))
+            print(f"wrote {out}, {out.with_suffix('.md')} and {out.with_suffix('.png')}")
+        else:
+            result = _round(evaluator.checkpoint(args.checkpoint, args.samples, args.seed, args.batch_size))
+            out = args.out or args.checkpoint / "evaluation.json"
+            atomic_write_json(out, result)
+            print(summary(result, result["floor"]))
+            print(f"wrote {out}")
+    except (CheckpointError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
