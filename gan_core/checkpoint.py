@@ -76,6 +76,18 @@ def atomic_write_json(path: str | Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def remove_interrupted_writes(folder: str | Path) -> int:
+    """Delete the temporary files and staging folders (hidden, *.tmp) that a kill during a write leaves behind."""
+    removed = 0
+    for path in Path(folder).glob(".*.tmp"):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -169,11 +181,7 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     """config.json of a checkpoint folder, validated; raises CheckpointError naming the file on any problem."""
     folder = resolve_checkpoint_folder(folder)
     path = folder / CONFIG_FILE
-    raw = _read_file(path, limit=MAX_CONFIG_BYTES)
-    try:
-        config = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not valid JSON ({exc}); re-export the checkpoint") from exc
+    config = read_json(path, remedy="re-export the checkpoint")
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: expected a JSON object, got {type(config).__name__}")
     if config.get("format_version") != FORMAT_VERSION:
@@ -197,6 +205,16 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     if not isinstance(config.get("progress", {}), dict):
         raise CheckpointError(f"{path}: \"progress\" must be a JSON object")
     return config
+
+
+def read_json(path: Path, remedy: str, limit: int = MAX_CONFIG_BYTES) -> Any:
+    """A small JSON file, or CheckpointError naming it (missing, not a file, too big, not UTF-8 JSON)."""
+    raw = _read_file(path, limit=limit)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    # RecursionError: a few kilobytes of "[[[[..." exhaust the parser's stack
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({str(exc)[:200]}); {remedy}") from exc
 
 
 def resolve_checkpoint_folder(path: str | Path) -> Path:
@@ -278,10 +296,32 @@ def load_state_dict_into(module: nn.Module, folder: Path, name: str, config: dic
         raise CheckpointError(f"{path}: does not fit the model described in config.json: {exc}") from exc
 
 
+def check_fits_file(network: type[nn.Module], folder: Path, name: str, config: dict[str, Any]) -> None:
+    """Refuse a config.json whose model would not fit in the weights file, before allocating that model.
+
+    Without this, a config.json saying ngf=1000000 makes the loader try to allocate terabytes.
+    """
+    path = folder / name
+    if not path.is_file():
+        return  # reading it next reports it missing (or not a file) by name, which says more than a size would
+    try:
+        with torch.device("meta"):  # shapes only: no memory is allocated
+            elements = sum(t.numel() for t in network(config["model_config"]).state_dict().values())
+    except (RuntimeError, TypeError, OverflowError, ValueError) as exc:
+        raise CheckpointError(f"{folder / CONFIG_FILE}: the model it describes cannot be built ({exc})") from exc
+    size = path.stat().st_size
+    if elements * 2 > size:  # float16, the smallest dtype a checkpoint stores, takes 2 bytes per element
+        raise CheckpointError(
+            f"{folder / CONFIG_FILE}: describes a {network.__name__} with {elements:,} numbers, more than the "
+            f"{size:,} bytes of {path} can hold; config.json does not belong to these weights, re-export the checkpoint"
+        )
+
+
 def load(path: str | Path) -> Generator:
     """A ready generator from a checkpoint folder (or a run folder's newest checkpoint): CPU, eval mode."""
     folder = resolve_checkpoint_folder(path)
     config = read_config(folder)
+    check_fits_file(Generator, folder, GENERATOR_FILE, config)
     netG = Generator(config["model_config"])
     load_state_dict_into(netG, folder, GENERATOR_FILE, config)
     return netG.eval()
@@ -290,6 +330,7 @@ def load(path: str | Path) -> Generator:
 def load_discriminator(path: str | Path) -> Discriminator:
     folder = resolve_checkpoint_folder(path)
     config = read_config(folder)
+    check_fits_file(Discriminator, folder, DISCRIMINATOR_FILE, config)
     netD = Discriminator(config["model_config"])
     load_state_dict_into(netD, folder, DISCRIMINATOR_FILE, config)
     return netD.eval()

@@ -9,7 +9,6 @@ shipped checkpoint (seeded) and writes its model card with the measured test acc
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -22,13 +21,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_core.checkpoint import (
-    MAX_CONFIG_BYTES,
     CheckpointError,
-    _read_file,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    check_fits_file,
     load_state_dict_into,
+    read_json,
     sha256,
     weights_bytes,
 )
@@ -143,25 +142,29 @@ def to_classifier_input(images: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _batched(model: MnistClassifier, images: torch.Tensor, batch_size: int, fn: str) -> torch.Tensor:
+def features_and_probabilities(
+    model: MnistClassifier, images: torch.Tensor, batch_size: int = 1000,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """N x F penultimate features and N x 10 class probabilities from one pass, for images in [-1, 1]."""
     if len(images) == 0:
         raise ValueError("images is empty: pass at least one image")
-    outputs = []
+    feats, probs = [], []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            x = to_classifier_input(images[start : start + batch_size])
-            outputs.append(model.embed(x) if fn == "embed" else model(x).softmax(dim=1))
-    return torch.cat(outputs)
+            embedded = model.embed(to_classifier_input(images[start : start + batch_size]))
+            feats.append(embedded)
+            probs.append(model.head(embedded).softmax(dim=1))
+    return torch.cat(feats), torch.cat(probs)
 
 
 def classify(model: MnistClassifier, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """N x 10 class probabilities for images in [-1, 1] at any size."""
-    return _batched(model, images, batch_size, "probs")
+    return features_and_probabilities(model, images, batch_size)[1]
 
 
 def features(model: MnistClassifier, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """N x F penultimate-layer features for images in [-1, 1] at any size."""
-    return _batched(model, images, batch_size, "embed")
+    return features_and_probabilities(model, images, batch_size)[0]
 
 
 # --- training ------------------------------------------------------------------------------------------
@@ -252,10 +255,7 @@ def read_classifier_config(folder: str | Path) -> dict[str, Any]:
             "or pass the folder holding model.safetensors and config.json"
         )
     path = folder / CONFIG_FILE
-    try:
-        config = json.loads(_read_file(path, limit=MAX_CONFIG_BYTES).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not valid JSON ({exc}); retrain with `{TRAIN_COMMAND}`") from exc
+    config = read_json(path, remedy=f"retrain with `{TRAIN_COMMAND}`")
     if not isinstance(config, dict) or config.get("format") != CLASSIFIER_FORMAT:
         raise CheckpointError(f"{path}: not an MNIST classifier config (\"format\" is not {CLASSIFIER_FORMAT!r})")
     if config.get("format_version") != FORMAT_VERSION:
@@ -273,6 +273,7 @@ def load_classifier(folder: str | Path = DEFAULT_FOLDER) -> MnistClassifier:
     """The classifier of a checkpoint folder, weights checked against config.json's SHA-256: CPU, eval mode."""
     folder = Path(folder)
     config = read_classifier_config(folder)
+    check_fits_file(MnistClassifier, folder, WEIGHTS_FILE, config)
     model = MnistClassifier(config["model_config"])
     load_state_dict_into(model, folder, WEIGHTS_FILE, config)
     return model.eval()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -59,6 +60,10 @@ class TrainConfig:
         for name in ("batch_size", "num_epochs", "save_every", "keep_checkpoints", "fixed_noise_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        if not 0.0 <= self.beta1 < 1.0:
+            raise ConfigError(f"beta1 must be from 0 up to (not including) 1, got {self.beta1!r}")
         if self.max_steps < 0:
             raise ConfigError(f"max_steps must be 0 (no limit) or positive, got {self.max_steps!r}")
         if not 0.0 <= self.fake_label < self.real_label <= 1.0:

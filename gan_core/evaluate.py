@@ -28,11 +28,25 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_core.checkpoint import CheckpointError, atomic_write_bytes, atomic_write_json, atomic_write_text, load
-from gan_core.checkpoint import read_config, resolve_checkpoint_folder
-from gan_core.classifier import DEFAULT_FOLDER, MnistClassifier, classifier_fingerprint, classify, features
-from gan_core.classifier import load_classifier
+from gan_core.checkpoint import (
+    GENERATOR_FILE,
+    CheckpointError,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    load,
+    read_config,
+    resolve_checkpoint_folder,
+)
+from gan_core.classifier import (
+    DEFAULT_FOLDER,
+    MnistClassifier,
+    classifier_fingerprint,
+    features_and_probabilities,
+    load_classifier,
+)
 from gan_core.data import mnist_labels, mnist_uint8, to_model_range
+from gan_core.export import epoch_folders
 from gan_core.latent import generate, validate_seed, z_batch
 
 COVARIANCE_EPSILON = 1e-6
@@ -42,7 +56,7 @@ NEAREST_NEIGHBOURS = 3
 FLOOR_IMAGES = 10_000
 FLOOR_SEED = 0  # which training images make the floor: fixed, so the floor never moves with --seed
 MIN_SAMPLES = 10
-EPOCH_REPORT_STEM = "evaluation_per_epoch"
+EPOCH_REPORT_STEM = "epochs"  # epochs.json, .md and .png: the names the model card reads
 METRIC_KEYS = ("fd", "kid", "mnist_score", "coverage", "precision", "recall")
 
 
@@ -81,9 +95,10 @@ def kernel_inception_distance(
     dims = real.shape[1]
     values = []
     for _ in range(subsets):
-        x = real[torch.randperm(len(real), generator=generator)[:size]].double()
-        y = fake[torch.randperm(len(fake), generator=generator)[:size]].double()
-        k_xx, k_yy, k_xy = ((a @ b.T / dims + 1) ** 3 for a, b in ((x, x), (y, y), (x, y)))
+        x = real[torch.randperm(len(real), generator=generator)[:size]].float()
+        y = fake[torch.randperm(len(fake), generator=generator)[:size]].float()
+        # kernels in float32 (fast), summed in float64: MMD^2 is a small difference of large sums
+        k_xx, k_yy, k_xy = (((a @ b.T / dims + 1) ** 3).double() for a, b in ((x, x), (y, y), (x, y)))
         off_diagonal = size * (size - 1)
         values.append(
             (k_xx.sum() - k_xx.diagonal().sum()) / off_diagonal
@@ -113,7 +128,7 @@ def class_coverage(probs: torch.Tensor, reference_frequencies: torch.Tensor) -> 
 
 
 def _pairwise_distances(a: torch.Tensor, b: torch.Tensor, chunk: int = 1000) -> list[torch.Tensor]:
-    return [torch.cdist(a[i : i + chunk].double(), b.double()) for i in range(0, len(a), chunk)]
+    return [torch.cdist(a[i : i + chunk].float(), b.float()) for i in range(0, len(a), chunk)]
 
 
 def _kth_neighbour_radii(points: torch.Tensor, k: int) -> torch.Tensor:
@@ -144,41 +159,38 @@ class RealReference:
     exactly like a generator."""
 
     test_features: torch.Tensor
-    test_probs: torch.Tensor
     test_frequencies: torch.Tensor
     test_stats: tuple[torch.Tensor, torch.Tensor]
     floor_images: int
     floor: dict[str, Any]
 
 
+# Computed once per process and then reused, so evaluating every epoch of a run (or a test module) pays once:
+# the test set per classifier and data folder, the reference per floor size on top of it.
+_TEST_SETS: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
 _REFERENCES: dict[tuple[str, str, int], RealReference] = {}
 
 
 def real_reference(
     classifier: MnistClassifier, classifier_id: str, data_dir: str | Path, floor_images: int = FLOOR_IMAGES,
 ) -> RealReference:
-    """The reference for one classifier and data folder, computed once per process (a few seconds) and then reused:
-    evaluating every epoch of a run pays for it once."""
-    key = (classifier_id, str(Path(data_dir).resolve()), floor_images)
-    if key not in _REFERENCES:
+    """The real-data side of every comparison for one classifier (named by classifier_id) and data folder."""
+    if not MIN_SAMPLES <= floor_images <= 60_000:
+        raise ValueError(f"floor_images must be from {MIN_SAMPLES} to 60000 (MNIST's training set), got {floor_images}")
+    test_key = (classifier_id, str(Path(data_dir).resolve()))
+    if test_key not in _TEST_SETS:
         test = to_model_range(mnist_uint8(data_dir, 28, train=False))
         labels = mnist_labels(data_dir, train=False)
+        _TEST_SETS[test_key] = (features_and_probabilities(classifier, test)[0],
+                                torch.bincount(labels, minlength=10).double() / len(labels))
+    key = (*test_key, floor_images)
+    if key not in _REFERENCES:
+        test_features, test_frequencies = _TEST_SETS[test_key]
+        reference = RealReference(test_features, test_frequencies, gaussian_stats(test_features), floor_images, {})
         train = mnist_uint8(data_dir, 28, train=True)
-        if not 0 < floor_images <= len(train):
-            raise ValueError(f"floor_images must be from 1 to {len(train)}, got {floor_images}")
         pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(FLOOR_SEED))[:floor_images]
         floor_real = to_model_range(train[pick])
-        test_features = features(classifier, test)
-        reference = RealReference(
-            test_features=test_features,
-            test_probs=classify(classifier, test),
-            test_frequencies=torch.bincount(labels, minlength=10).double() / len(labels),
-            test_stats=gaussian_stats(test_features),
-            floor_images=floor_images,
-            floor={},
-        )
-        reference.floor = compare(reference, features(classifier, floor_real), classify(classifier, floor_real),
-                                  seed=FLOOR_SEED)
+        reference.floor = compare(reference, *features_and_probabilities(classifier, floor_real), seed=FLOOR_SEED)
         _REFERENCES[key] = reference
     return _REFERENCES[key]
 
@@ -209,12 +221,8 @@ def sample_features(
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     z = z_batch(samples, netG.config.nz, seed)
-    feats, probs = [], []
-    for chunk in z.split(batch_size):
-        images = generate(netG, chunk)
-        feats.append(features(classifier, images))
-        probs.append(classify(classifier, images))
-    return torch.cat(feats), torch.cat(probs)
+    pairs = [features_and_probabilities(classifier, generate(netG, chunk)) for chunk in z.split(batch_size)]
+    return torch.cat([f for f, _ in pairs]), torch.cat([p for _, p in pairs])
 
 
 def evaluate_generator(
@@ -250,7 +258,7 @@ class Evaluator:
         result = evaluate_generator(load(folder), self.classifier, self.reference, samples, seed, batch_size)
         return {
             "checkpoint": {"name": folder.name, "progress": config.get("progress", {}),
-                           "generator_sha256": config["files"]["generator.safetensors"]["sha256"]},
+                           "generator_sha256": config["files"][GENERATOR_FILE]["sha256"]},
             **result,
             "floor": self.reference.floor,
             "settings": self.settings(),
@@ -265,26 +273,15 @@ class Evaluator:
 # --- per-epoch reports ---------------------------------------------------------------------------------
 
 
-def snapshot_folders(run_dir: str | Path) -> list[tuple[int, Path]]:
-    """(epoch, folder) for every snapshots/epoch_NNN folder of a run or exported checkpoint, by epoch."""
-    root = Path(run_dir) / "snapshots"
-    found = []
-    if root.is_dir():
-        for folder in root.iterdir():
-            number = folder.name.removeprefix("epoch_")
-            if folder.is_dir() and folder.name.startswith("epoch_") and number.isdigit():
-                found.append((int(number), folder))
-    if not found:
+def evaluate_epochs(evaluator: Evaluator, run_dir: str | Path, samples: int, seed: int, batch_size: int) -> dict:
+    snapshots = epoch_folders(run_dir)
+    if not snapshots:
         raise CheckpointError(
             f"{run_dir}: no snapshots/epoch_NNN folders. Pass a training run or an exported checkpoint folder "
             "(python -m gan_core.export) that holds generator snapshots"
         )
-    return sorted(found)
-
-
-def evaluate_epochs(evaluator: Evaluator, run_dir: str | Path, samples: int, seed: int, batch_size: int) -> dict:
     rows = []
-    for epoch, folder in snapshot_folders(run_dir):
+    for epoch, folder in snapshots.items():
         started = time.perf_counter()
         result = evaluator.checkpoint(folder, samples, seed, batch_size)
         rows.append({"epoch": epoch, **{k: result[k] for k in METRIC_KEYS}})
@@ -296,12 +293,12 @@ def evaluate_epochs(evaluator: Evaluator, run_dir: str | Path, samples: int, see
 
 
 def epochs_markdown(report: dict) -> str:
-    header = ("| epoch | FD | KID x 1000 | MNIST score | coverage KL | smallest digit share | precision | recall |\n"
+    header = ("| epoch | FD | KID | MNIST score | coverage KL | smallest digit share | precision | recall |\n"
               "|---|---|---|---|---|---|---|---|\n")
 
     def row(label: str, m: dict) -> str:
         c = m["coverage"]
-        return (f"| {label} | {m['fd']:.3f} | {1000 * m['kid']['mean']:.2f} +- {1000 * m['kid']['std']:.2f} | "
+        return (f"| {label} | {m['fd']:.3f} | {m['kid']['mean']:.3g} +- {m['kid']['std']:.2g} | "
                 f"{m['mnist_score']:.3f} | {c['kl_from_test']:.4f} | {100 * c['smallest_share']:.1f}% "
                 f"({c['smallest_digit']}) | {m['precision']:.3f} | {m['recall']:.3f} |\n")
 
@@ -313,7 +310,8 @@ def epochs_markdown(report: dict) -> str:
 
 def epochs_plot_png(report: dict) -> bytes:
     """FD and MNIST score per epoch, with the real-data floor and the test set's score as dashed lines."""
-    from matplotlib.figure import Figure  # only this report needs matplotlib; gan_core imports stay light
+    # imported here: only this report needs matplotlib, and the app's imports of gan_core stay light
+    from matplotlib.figure import Figure
 
     epochs = [r["epoch"] for r in report["epochs"]]
     figure = Figure(figsize=(9, 3.6), layout="constrained")
@@ -351,10 +349,11 @@ def summary(result: dict, floor: dict) -> str:
     kid, kid_floor = result["kid"], floor["kid"]
     return "\n".join([
         f"FD            {result['fd']:.3f}   (real-data floor {floor['fd']:.3f})",
-        f"KID           {kid['mean']:.5f} +- {kid['std']:.5f}   (floor {kid_floor['mean']:.5f} +- {kid_floor['std']:.5f})",
+        (f"KID           {kid['mean']:.4g} +- {kid['std']:.2g}   "
+         f"(floor {kid_floor['mean']:.2g} +- {kid_floor['std']:.2g})"),
         f"MNIST score   {result['mnist_score']:.3f}   (real digits {floor['mnist_score']:.3f}, max 10)",
-        f"coverage      KL from test {c['kl_from_test']:.4f}, smallest digit {c['smallest_digit']} at "
-        f"{100 * c['smallest_share']:.1f}%",
+        (f"coverage      KL from test {c['kl_from_test']:.4f}, smallest digit {c['smallest_digit']} at "
+         f"{100 * c['smallest_share']:.1f}%"),
         "digit shares  " + " ".join(f"{d}:{100 * s:.1f}%" for d, s in enumerate(c["histogram"])),
         f"precision     {result['precision']:.3f}   (floor {floor['precision']:.3f})",
         f"recall        {result['recall']:.3f}   (floor {floor['recall']:.3f})",
@@ -378,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=500, help="images generated at once")
     parser.add_argument("--data-dir", type=Path, default=Path("./data"), help="folder holding MNIST/raw")
     parser.add_argument("--classifier", type=Path, default=DEFAULT_FOLDER, help="classifier checkpoint folder")
+    parser.add_argument("--floor-images", type=int, default=FLOOR_IMAGES,
+                        help="training images that make the real-data floor (fewer only for a quick check)")
     return parser
 
 
@@ -388,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("pass either a CHECKPOINT folder or --epochs RUN_OR_CHECKPOINT_DIR (exactly one)")
     started = time.perf_counter()
     try:
-        evaluator = Evaluator.create(args.classifier, args.data_dir)
+        evaluator = Evaluator.create(args.classifier, args.data_dir, args.floor_images)
         if args.epochs is not None:
             report = _round(evaluate_epochs(evaluator, args.epochs, args.samples, args.seed, args.batch_size))
             out = args.out or args.epochs / f"{EPOCH_REPORT_STEM}.json"

@@ -274,10 +274,8 @@ def channel_grid(maps: torch.Tensor, channels: list[int]) -> tuple[Image.Image, 
     grid = np.full((rows * (tile_h + 1) + 1, columns * (tile_w + 1) + 1, 3), 120, dtype=np.uint8)
     colours = colorize(chosen, limit).repeat(scale, axis=1).repeat(scale, axis=2)
     for i in range(n):
-        r, c = divmod(i, columns)
-        grid[1 + r * (tile_h + 1) : 1 + r * (tile_h + 1) + tile_h, 1 + c * (tile_w + 1) : 1 + c * (tile_w + 1) + tile_w] = (
-            colours[i]
-        )
+        top, left = (1 + k * (size + 1) for k, size in zip(divmod(i, columns), (tile_h, tile_w)))
+        grid[top : top + tile_h, left : left + tile_w] = colours[i]
     return _with_colour_bar(Image.fromarray(grid), limit), limit
 
 
@@ -374,8 +372,12 @@ def direction_effects(
         if probabilities is not None:
             change = probabilities[plus].mean(0) - probabilities[minus].mean(0)
             if change.max() >= NOTICEABLE_PROBABILITY:
-                positive.append(f"more like a {change.argmax().item()}")
+                positive.append(_more_like(change.argmax().item()))
             if -change.min() >= NOTICEABLE_PROBABILITY:
-                negative.append(f"more like a {change.argmin().item()}")
+                negative.append(_more_like(change.argmin().item()))
         effects.append((", ".join(positive) or "subtle changes", ", ".join(negative) or "subtle changes"))
     return effects
+
+
+def _more_like(digit: int) -> str:
+    return f"more like {'an' if digit == 8 else 'a'} {digit}"

@@ -29,21 +29,25 @@ from torch import nn, optim
 from tqdm import tqdm
 
 from gan_core.checkpoint import (
+    CONFIG_FILE,
+    DISCRIMINATOR_FILE,
+    GENERATOR_FILE,
+    TRAINING_STATE_FILE,
     CheckpointError,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    check_fits_file,
     load_state_dict_into,
     load_training_state,
     newest_checkpoint,
     read_config,
+    remove_interrupted_writes,
     save_checkpoint,
-    GENERATOR_FILE,
-    DISCRIMINATOR_FILE,
 )
-from gan_core.config import ModelConfig, TrainConfig, config_from_dict, config_to_dict
+from gan_core.config import ModelConfig, TrainConfig, config_to_dict
 from gan_core.data import InMemoryLoader, fake_images, mnist, mnist_uint8
-from gan_core.models import build_models
+from gan_core.models import Discriminator, Generator, build_models
 
 HISTORY_FILE = "history.jsonl"
 
@@ -148,6 +152,7 @@ class Trainer:
         label = torch.full((b_size,), self.real_label, dtype=torch.float, device=device)
         with autocast:
             output = netD(real).view(-1)
+        self._stop_if_not_finite(output, "D(x)")
         errD_real = criterion(output.float(), label)
         errD_real.backward()
         D_x = output.float().mean().item()
@@ -158,6 +163,7 @@ class Trainer:
             fake = netG(noise)
             output = netD(fake.detach()).view(-1)
         label.fill_(self.fake_label)
+        self._stop_if_not_finite(output, "D(G(z)) in the D step")
         errD_fake = criterion(output.float(), label)
         errD_fake.backward()
         D_G_z1 = output.float().mean().item()
@@ -171,6 +177,7 @@ class Trainer:
         label.fill_(1.0)  # fake labels are real for generator cost (never smoothed: smoothing is one-sided)
         with autocast:
             output = netD(fake).view(-1)
+        self._stop_if_not_finite(output, "D(G(z)) in the G step")
         errG = criterion(output.float(), label)
         errG.backward()
         D_G_z2 = output.float().mean().item()
@@ -178,12 +185,20 @@ class Trainer:
 
         loss_d, loss_g = errD.item(), errG.item()
         if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
-            raise TrainingDiverged(
-                f"step {self.step + 1}: Loss_D={loss_d} Loss_G={loss_g} is not finite. Training stopped; the last "
-                f"good checkpoint in {self.run_dir / 'checkpoints'} is kept. Try --precision fp32, a lower --lr "
-                "or --real-label 0.9 (one-sided label smoothing)."
-            )
+            raise self._diverged(f"Loss_D={loss_d} Loss_G={loss_g} is not finite")
         return {"loss_d": loss_d, "loss_g": loss_g, "d_x": D_x, "d_g_z1": D_G_z1, "d_g_z2": D_G_z2}
+
+    def _stop_if_not_finite(self, output: torch.Tensor, what: str) -> None:
+        # BCELoss refuses NaN inputs with an obscure range error (a device assert on CUDA), so check first.
+        if not torch.isfinite(output).all():
+            raise self._diverged(f"{what} is NaN or infinite, so the loss would be too")
+
+    def _diverged(self, problem: str) -> TrainingDiverged:
+        return TrainingDiverged(
+            f"step {self.step + 1}: {problem}. Training stopped; the last good checkpoint in "
+            f"{self.run_dir / 'checkpoints'} is kept. Try --precision fp32, a lower --lr "
+            "or --real-label 0.9 (one-sided label smoothing)."
+        )
 
     # -- saving and resuming -----------------------------------------------------------------------------
 
@@ -196,7 +211,12 @@ class Trainer:
             "optimizerD": self.optimizerD.state_dict(),
             "noise_rng": self.noise_gen.get_state(),
             "fixed_noise": self.fixed_noise,
+            # a copy of the position, hashed with the rest, so an edited config.json cannot shift it unnoticed
+            "position": self._position(),
         }
+
+    def _position(self) -> dict[str, int]:
+        return {"step": self.step, "epoch": self.epoch, "batch": self.batch}
 
     def save(self) -> Path:
         self._write_history()
@@ -224,15 +244,49 @@ class Trainer:
         config = read_config(folder)
         load_state_dict_into(self.netG, folder, GENERATOR_FILE, config)
         load_state_dict_into(self.netD, folder, DISCRIMINATOR_FILE, config)
-        state = load_training_state(folder, config)
-        self.optimizerG.load_state_dict(state["optimizerG"])
-        self.optimizerD.load_state_dict(state["optimizerD"])
-        self.noise_gen.set_state(state["noise_rng"])
-        self.fixed_noise = state["fixed_noise"]
+        self._restore_training_state(folder, load_training_state(folder, config))
         progress = config["progress"]
-        self.step, self.epoch, self.batch = progress["step"], progress["epoch"], progress["batch"]
+        position = {key: progress.get(key) for key in ("step", "epoch", "batch")}
+        if not all(type(value) is int and value >= 0 for value in position.values()):
+            raise CheckpointError(f"{folder / CONFIG_FILE}: \"progress\" needs whole numbers step, epoch and batch, "
+                                  f"got {position}; resume from an earlier checkpoint")
+        if self._saved_position is not None and position != self._saved_position:
+            raise CheckpointError(f"{folder / CONFIG_FILE}: \"progress\" {position} disagrees with "
+                                  f"{self._saved_position} in {TRAINING_STATE_FILE}; resume from an earlier checkpoint")
+        self.step, self.epoch, self.batch = position["step"], position["epoch"], position["batch"]
         # history.jsonl may run ahead of the checkpoint if a kill came between the two writes
         self.history = [row for row in read_history(self.run_dir) if row["step"] <= self.step]
+        if [row["step"] for row in self.history] != list(range(1, self.step + 1)):
+            raise CheckpointError(
+                f"{self.run_dir / HISTORY_FILE}: does not hold exactly one row for each of steps 1 to {self.step}; "
+                "restore it (resuming without it would leave the training curves with a gap)"
+            )
+
+    def _restore_training_state(self, folder: Path, state: Any) -> None:
+        path = folder / TRAINING_STATE_FILE
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{path}: expected a dict of optimizer and noise state, got {type(state).__name__}")
+        try:
+            self.optimizerG.load_state_dict(state["optimizerG"])
+            self.optimizerD.load_state_dict(state["optimizerD"])
+            self.noise_gen.set_state(state["noise_rng"])
+            # checkpoints written before the position was recorded in the training state have none
+            fixed_noise, self._saved_position = state["fixed_noise"], state.get("position")
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+            raise CheckpointError(f"{path}: does not hold this run's optimizer and noise state ({exc!r})") from exc
+        expected = tuple(self.fixed_noise.shape)
+        if not isinstance(fixed_noise, torch.Tensor) or tuple(fixed_noise.shape) != expected \
+                or not torch.isfinite(fixed_noise).all():
+            raise CheckpointError(f"{path}: fixed_noise must be a finite tensor of shape {expected}")
+        self.fixed_noise = fixed_noise
+        for optimizer in (self.optimizerG, self.optimizerD):
+            for group in optimizer.param_groups:
+                for param in group["params"]:
+                    for key, value in optimizer.state.get(param, {}).items():
+                        # Adam's moments must match their parameter, or the next step fails deep inside Adam
+                        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                            raise CheckpointError(f"{path}: optimizer {key} has shape {tuple(value.shape)}, "
+                                                  f"its parameter {tuple(param.shape)}")
 
     def save_progress_grid(self, epoch_number: int) -> None:
         with torch.no_grad():
@@ -300,10 +354,28 @@ def _epoch_batches(loader: Any, epoch: int, start_batch: int):
 
 
 def read_history(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of history.jsonl ([] if there is none); CheckpointError naming the file if it is damaged."""
     path = Path(run_dir) / HISTORY_FILE
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not path.is_file():
+        raise CheckpointError(f"{path}: expected a file of JSON lines, found something else")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: cannot be read as text ({exc})") from exc
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise CheckpointError(f"{path}: line {number} is not valid JSON ({str(exc)[:100]})") from exc
+        if not isinstance(row, dict) or type(row.get("step")) is not int:
+            raise CheckpointError(f"{path}: line {number} is not a row with a whole-number \"step\"")
+        rows.append(row)
+    return rows
 
 
 def make_loader(model_config: ModelConfig, config: TrainConfig, dry_run: bool = False) -> Any:
@@ -344,6 +416,8 @@ def train(
         if newest_checkpoint(run_dir) is not None:
             raise SystemExit(f"{run_dir} already holds a training run: use --resume {run_dir}, or another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (run_dir, run_dir / "checkpoints", run_dir / "snapshots", run_dir / "progress"):
+        remove_interrupted_writes(folder)  # left by a kill during a write: never read, only taking space
     atomic_write_json(run_dir / "config.json", {
         "model": config_to_dict(model_config), "training": config_to_dict(train_config),
         "resolved": {"device": str(trainer.device), "precision": trainer.precision},
@@ -404,13 +478,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.resume is not None:
-            saved = json.loads((args.resume / "config.json").read_text()) if (args.resume / "config.json").exists() \
-                else None
-            if saved is None:
-                raise CheckpointError(f"{args.resume}: not a run folder (no config.json)")
-            model_config = config_from_dict(ModelConfig, saved["model"])
+            # The configs come from the newest checkpoint, validated and consistent with its weights by hash.
+            newest = newest_checkpoint(args.resume)
+            if newest is None:
+                raise CheckpointError(f"{args.resume}: not a run folder with a checkpoint to resume "
+                                      "(no checkpoints/step_* folder in it)")
+            saved = read_config(newest)
+            if "train_config" not in saved:
+                raise CheckpointError(f"{newest / CONFIG_FILE}: has no \"training\" section to resume with")
+            check_fits_file(Generator, newest, GENERATOR_FILE, saved)
+            check_fits_file(Discriminator, newest, DISCRIMINATOR_FILE, saved)
+            model_config = saved["model_config"]
             allowed = {k: v for k, v in _overrides(args, TrainConfig).items() if k in ("num_epochs", "max_steps")}
-            train_config = replace(config_from_dict(TrainConfig, saved["training"]), **allowed)
+            train_config = replace(saved["train_config"], **allowed)
             train(model_config, train_config, args.resume, resume=True, show_progress=not args.no_progress)
             return 0
         model_config = ModelConfig(**_overrides(args, ModelConfig))
@@ -433,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except (CheckpointError, ValueError, FileNotFoundError) as exc:
+    except (CheckpointError, ValueError, OSError) as exc:  # OSError: a full disk, a folder where a file goes, ...
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,164 @@
+"""Latency of the app: p50/p95 of generate (with its scores) and explain-one-layer called in-process, the same
+through the HTTP API with 1 and 8 concurrent gradio_client clients, and start-up time to the first served page.
+
+Targets on 2 CPU cores: generate p95 <= 30 ms in-process, explain p95 <= 60 ms, HTTP with 8 clients p95 <= 250 ms,
+start-up <= 8 s.
+
+    python -m benchmarks.app_latency                                    # the shipped checkpoint, full size
+    python -m benchmarks.app_latency --calls 30 --http-calls 10         # a quick check
+    python -m benchmarks.app_latency --checkpoint runs/mnist64/snapshots/epoch_003 --skip-http
+
+Without the shipped checkpoint it times an untrained 64x64 model (the time does not depend on the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from demo.app import DEFAULT_CHECKPOINT, DIRECTION_COUNT, Explorer
+from gan_core.checkpoint import save_checkpoint
+from gan_core.classifier import DEFAULT_FOLDER as DEFAULT_CLASSIFIER
+from gan_core.config import ModelConfig
+from gan_core.models import build_models
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ZERO = [0.0] * DIRECTION_COUNT
+
+
+def percentiles(seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"p50 {1000 * statistics.median(ordered):7.1f} ms   p95 {1000 * p95:7.1f} ms   ({len(ordered)} calls)"
+
+
+def timed(fn: Callable[[int], object], calls: int, warmup: int = 3) -> list[float]:
+    for i in range(warmup):
+        fn(i)
+    times = []
+    for i in range(calls):
+        start = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def untrained_checkpoint() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="app-latency-")) / "untrained-64"
+    netG, netD = build_models(ModelConfig(), seed=0)
+    return save_checkpoint(folder, netG, netD, ModelConfig())
+
+
+def in_process(checkpoint: Path, classifier: Path, calls: int) -> None:
+    start = time.perf_counter()
+    explorer = Explorer(checkpoint, classifier)
+    print(f"Explorer built (directions, labels, layer tables) in {time.perf_counter() - start:.2f} s")
+    print(f"generate + D(G(z)) + classifier   {percentiles(timed(lambda i: explorer.generate(i, '', *ZERO), calls))}")
+    keys = list(explorer.layers)
+    explain = timed(lambda i: explorer.explain_layer(i, "", keys[i % len(keys)], 64, *ZERO), calls)
+    print(f"explain one layer (64 maps)       {percentiles(explain)}   (cycling through all {len(keys)} layers)")
+    by_layer = {key: [] for key in keys}
+    for i, seconds in enumerate(explain):
+        by_layer[keys[i % len(keys)]].append(seconds)
+    slowest = max(by_layer, key=lambda key: statistics.median(by_layer[key]))
+    print(f"  slowest layer {slowest}: median {1000 * statistics.median(by_layer[slowest]):.1f} ms")
+    full = timed(lambda i: explorer.explain_layer(i, "", "generator.main.2", 512, *ZERO), max(10, calls // 5))
+    print(f"explain generator.main.2, 512 maps {percentiles(full)}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(checkpoint: Path, classifier: Path) -> tuple[subprocess.Popen, str, float]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo", "--checkpoint", str(checkpoint), "--classifier", str(classifier),
+         "--port", str(port)],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+    )
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"the app exited with {process.returncode}; run python -m demo --checkpoint {checkpoint}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return process, url, time.perf_counter() - start
+        except OSError:
+            time.sleep(0.05)
+
+
+def over_http(url: str, clients: int, calls_per_client: int) -> tuple[list[float], list[float]]:
+    from gradio_client import Client
+
+    def visitor(index: int) -> tuple[list[float], list[float]]:
+        client = Client(url, verbose=False)
+        client.predict(index, "", *ZERO, api_name="/generate")  # warm-up
+        generate_times, explain_times = [], []
+        for i in range(calls_per_client):
+            seed = index * 10_000 + i
+            start = time.perf_counter()
+            client.predict(seed, "", *ZERO, api_name="/generate")
+            generate_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            client.predict(seed, "", "generator.main.5", 64, *ZERO, api_name="/explain_layer")
+            explain_times.append(time.perf_counter() - start)
+        return generate_times, explain_times
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        results = list(pool.map(visitor, range(clients)))
+    return [t for g, _ in results for t in g], [t for _, e in results for t in e]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="checkpoint folder (default: the shipped one, else an untrained 64x64 model)")
+    parser.add_argument("--classifier", type=Path, default=DEFAULT_CLASSIFIER)
+    parser.add_argument("--calls", type=int, default=300, help="in-process calls per measurement")
+    parser.add_argument("--http-calls", type=int, default=40, help="calls of each endpoint per HTTP client")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8], help="concurrent HTTP clients to try")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads in-process (default: torch's)")
+    parser.add_argument("--skip-http", action="store_true", help="only the in-process figures")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        checkpoint = DEFAULT_CHECKPOINT if (DEFAULT_CHECKPOINT / "config.json").exists() else untrained_checkpoint()
+    print(f"checkpoint {checkpoint}, classifier {'yes' if (args.classifier / 'config.json').exists() else 'none'}, "
+          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs")
+    in_process(checkpoint, args.classifier, args.calls)
+    if args.skip_http:
+        return
+    process, url, startup = start_server(checkpoint, args.classifier)
+    try:
+        print(f"start-up to first served page     {startup:.2f} s")
+        for clients in args.clients:
+            generate_times, explain_times = over_http(url, clients, args.http_calls)
+            print(f"HTTP generate, {clients} client(s)      {percentiles(generate_times)}")
+            print(f"HTTP explain,  {clients} client(s)      {percentiles(explain_times)}")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,472 @@
+"""Hostile input and many visitors, through the launched app's HTTP API: counts per outcome and latencies.
+
+    python benchmarks/reliability_app.py                       # 1,200 hostile calls, then 16 clients x 100 requests
+    python benchmarks/reliability_app.py --hostile 100 --clients 4 --requests 10
+    python benchmarks/reliability_app.py --checkpoint runs/mnist64   # any checkpoint folder
+
+It starts `python -m demo` on a free 127.0.0.1 port with the server's output in a log file, then:
+
+Part 4 (hostile input): calls every endpoint with random and malformed arguments (NaN, inf, huge and negative
+integers, floats for ints, strings, empty values, unknown layer names, extreme slider values, oversized counts and
+texts, wrong argument counts). gradio_client carries every JSON value; NaN and inf, which it refuses to encode, go
+as raw HTTP like any other caller could send them. Each call ends answered or with an error message; the server
+log tells which exception ended each failed call: the app's gr.Error, Gradio's own input check, or anything else
+(an unexpected server error, a fault). Afterwards a normal request must be answered correctly and the server's
+memory must be within 100 MB of what it was before.
+
+Part 5 (many visitors): 16 clients at once, each with its own seeds, make mixed requests (generate, explain a
+layer, interpolate, z value, snapshots). Every answer must equal the answer to the same request made alone
+(no cross-talk); p50/p95 latency is printed for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+import numpy as np
+from gradio_client import Client
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "mnist-dcgan-64"
+DIRECTIONS = 8
+RSS_GROWTH_LIMIT_MB = 100
+# exceptions that are clear messages: the app's gr.Error, and Gradio refusing a value its component cannot take
+CLEAR_ERRORS = ("gradio.exceptions.Error", "gradio.exceptions.ComponentProcessingError")
+
+
+# --- the launched app --------------------------------------------------------------------------------------
+
+
+class LaunchedApp:
+    """`python -m demo` on a free loopback port, its output in a log file; stopped by close()."""
+
+    def __init__(self, checkpoint: Path, log: Path, classifier: Path | None = None, timeout_s: float = 180) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/"
+        self.log = log
+        command = [sys.executable, "-m", "demo", "--checkpoint", str(checkpoint), "--host", "127.0.0.1",
+                   "--port", str(port)]
+        if classifier is not None:
+            command += ["--classifier", str(classifier)]
+        env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+        with open(log, "wb") as out:
+            self.process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the app exited with {self.process.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"the app did not answer at {self.url} within {timeout_s} s:\n{log.read_text()}")
+            time.sleep(0.25)
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process, from /proc (Linux)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+    def final_exceptions(self) -> Counter:
+        """The exception that ended each traceback chain in the server log, by type.
+
+        A chain is one traceback, or several joined by "The above exception was the direct cause..." or
+        "During handling of the above exception...": the last one is what the call ended with.
+        """
+        counts: Counter = Counter()
+        chain_end, in_traceback, linked = None, False, False
+        for line in self.log.read_text(errors="replace").splitlines():
+            if line.startswith("Traceback (most recent call last)"):
+                if chain_end is not None and not linked:
+                    counts[chain_end] += 1
+                in_traceback, linked = True, False
+            elif in_traceback and line and not line.startswith(" "):
+                chain_end, in_traceback = re.match(r"[^:\s]+", line).group(0), False
+            elif line.startswith(("The above exception", "During handling of the above exception")):
+                linked = True
+        if chain_end is not None:
+            counts[chain_end] += 1
+        return counts
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def new_client(url: str, downloads: Path) -> Client:
+    return Client(url, verbose=False, download_files=str(downloads), analytics_enabled=False)
+
+
+def call_raw(url: str, api: str, args: list[Any], timeout_s: float = 120) -> tuple[str, str]:
+    """POST to /gradio_api/call/<api> with any JSON (NaN and inf included), read the event stream.
+
+    Returns ("answered" | "error", text)."""
+    body = json.dumps({"data": args})  # json.dumps writes NaN / Infinity tokens, as a hostile caller could
+    response = httpx.post(f"{url}gradio_api/call/{api}", content=body,
+                          headers={"content-type": "application/json"}, timeout=timeout_s)
+    if response.status_code != 200:
+        return "error", f"HTTP {response.status_code}: {response.text[:200]}"
+    event = response.json()["event_id"]
+    stream = httpx.get(f"{url}gradio_api/call/{api}/{event}", timeout=timeout_s).text
+    if "event: complete" in stream:
+        return "answered", stream
+    return "error", stream
+
+
+# --- part 4: hostile input -------------------------------------------------------------------------------
+
+HUGE = [2**31, 2**32, 2**53 + 1, 2**63, 2**64, 10**30, -(2**63), -1, -0.0]
+FLOATS = [0.5, 1e-320, 1e308, -1e308, 4.0000001, -4.0000001, 3.999, 1e15 + 0.5]
+NON_FINITE = [math.nan, math.inf, -math.inf]
+STRINGS = ["", " ", "abc", "1e3", " 42 ", "0x10", "4.0", "-0", "\x00", "٣", "1_000", "None", "NaN", "inf",
+           "💥" * 50, "9" * 400, "a" * 100_000]
+EMPTIES = [None, [], {}, [1, 2], {"value": 1}, True, False]
+Z_EDITS = ["", "1=1", "1=nan", "1=inf", "99=1", "100=1", "-1=1", "1=1e309", "=", "==", "1=2=3", ",,,", "1.5=1",
+           "1=", "=1", "1=4.0001", "1 = 2 ; 3 = -1", "0=-4,99=4", "x=y", "1=1," * 200, "1=1," * 100_000]
+UNKNOWN_LAYERS = ["", "generator.main.99", "generator.main", "discriminator.main.-1", "__class__",
+                  "generator.main.2 ", "GENERATOR.MAIN.2", "../etc/passwd", "generator.main.2\x00"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    kinds: tuple[str, ...]  # one per input: seed, text, direction, layer, count, dim, value, frames, epoch
+
+
+def endpoints(layers: list[str]) -> list[Endpoint]:
+    """Every endpoint the app registers, documented or not, with the kinds of its inputs."""
+    dirs = ("direction",) * DIRECTIONS
+    controls = ("seed", "text", *dirs)
+    explain = ("seed", "text", "layer", "count", *dirs)
+    return [
+        Endpoint("generate", controls), Endpoint("generate_after_reset", controls),
+        Endpoint("generate_on_load", controls), Endpoint("explain_layer", explain),
+        Endpoint("explain_after_generate", explain), Endpoint("explain_on_load", explain),
+        Endpoint("snapshot_strip", controls), Endpoint("snapshots_after_generate", controls),
+        Endpoint("z_value", ("seed", "text", "dim", *dirs)), Endpoint("set_z_value", ("text", "dim", "value")),
+        Endpoint("interpolate", ("seed", "seed", "frames")), Endpoint("epoch_grid", ("epoch",)),
+        Endpoint("random_seed", ()), Endpoint("reset_directions", ()), Endpoint("clear_z_edits", ()),
+    ]
+
+
+def valid_value(kind: str, rng: random.Random, layers: list[str]) -> Any:
+    return {
+        "seed": lambda: rng.randrange(2**32), "text": lambda: rng.choice(["", "3=1.5", "7=-2, 42=0.5"]),
+        "direction": lambda: round(rng.uniform(-4, 4), 1), "layer": lambda: rng.choice(layers),
+        "count": lambda: rng.randint(1, 64), "dim": lambda: rng.randint(0, 99), "value": lambda: rng.uniform(-4, 4),
+        "frames": lambda: rng.randint(2, 12), "epoch": lambda: 1,
+    }[kind]()
+
+
+def hostile_value(kind: str, rng: random.Random) -> Any:
+    pools = [HUGE, FLOATS, NON_FINITE, STRINGS, EMPTIES]
+    if kind == "text":
+        pools = [Z_EDITS, Z_EDITS, STRINGS, EMPTIES, HUGE]
+    elif kind == "layer":
+        pools = [UNKNOWN_LAYERS, UNKNOWN_LAYERS, STRINGS, EMPTIES, HUGE]
+    elif kind in ("count", "frames", "epoch", "dim"):
+        pools.append([0, 1, 2, 31, 32, 33, 99, 100, 512, 513, 10**6, 10**9, 2.5, -5])
+    return rng.choice(rng.choice(pools))
+
+
+def hostile_call(endpoint: Endpoint, rng: random.Random, layers: list[str]) -> list[Any]:
+    """Valid arguments with 1 to 3 replaced by hostile ones; sometimes too few or too many arguments."""
+    args = [valid_value(kind, rng, layers) for kind in endpoint.kinds]
+    roll = rng.random()
+    if roll < 0.05:
+        return args[: rng.randrange(len(args))] if args else [1]
+    if roll < 0.10 or not args:
+        return args + [hostile_value("seed", rng) for _ in range(rng.randint(1, 3))]
+    for index in rng.sample(range(len(args)), k=min(len(args), rng.randint(1, 3))):
+        args[index] = hostile_value(endpoint.kinds[index], rng)
+    return args
+
+
+def _needs_raw_http(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return any(_needs_raw_http(v) for v in value)
+    if isinstance(value, dict):
+        return any(_needs_raw_http(v) for v in value.values())
+    return False
+
+
+def _message_kind(message: str) -> str:
+    """An error message reduced to its shape ('seed must be from N to N'), to count outcomes by kind."""
+    text = re.sub(r"\s+", " ", message.strip())
+    text = re.sub(r"got .*", "got ...", text)
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", text)
+    text = re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "N", text)
+    return text[:90]
+
+
+def run_hostile(app: LaunchedApp, calls: int, seed: int, downloads: Path, layers: list[str]) -> dict[str, Any]:
+    rng = random.Random(seed)
+    client = new_client(app.url, downloads)
+    warm = [client.predict(s, "", *[0.0] * DIRECTIONS, api_name="/generate") for s in range(5)]
+    assert len(warm) == 5
+    rss_before = app.rss_mb()
+    exceptions_before = app.final_exceptions()
+    outcomes: Counter = Counter()
+    kinds: Counter = Counter()
+    transports: Counter = Counter()
+    slowest = (0.0, "")
+    all_endpoints = endpoints(layers)
+    for i in range(calls):
+        endpoint = all_endpoints[i % len(all_endpoints)]
+        args = hostile_call(endpoint, rng, layers)
+        started = time.perf_counter()
+        if _needs_raw_http(args):
+            transports["raw HTTP (NaN/inf)"] += 1
+            status, text = call_raw(app.url, endpoint.name, args)
+            message = text.split("data:", 1)[-1] if status == "error" else ""
+        else:
+            transports["gradio_client"] += 1
+            try:
+                client.predict(*args, api_name=f"/{endpoint.name}")
+                status, message = "answered", ""
+            except Exception as exc:  # noqa: BLE001 - every way a call can fail is an outcome to count
+                status, message = "error", f"{type(exc).__name__}: {exc}"
+        elapsed = time.perf_counter() - started
+        if elapsed > slowest[0]:
+            slowest = (elapsed, f"/{endpoint.name} {str(args)[:120]}")
+        outcomes[status] += 1
+        if status == "error":
+            kinds[_message_kind(message)] += 1
+    time.sleep(1)  # let the server finish writing its log
+    exceptions = app.final_exceptions() - exceptions_before
+    rss_after = app.rss_mb()
+    return {
+        "calls": calls, "outcomes": outcomes, "message_kinds": kinds, "transports": transports,
+        "server_exceptions": exceptions, "rss_before_mb": rss_before, "rss_after_mb": rss_after,
+        "slowest": slowest,
+    }
+
+
+# --- answers compared as pixels ----------------------------------------------------------------------------
+
+
+def fingerprint(result: Any) -> str:
+    """A hash of an endpoint's answer in which images count by their pixels, not by their temporary file names."""
+    digest = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                feed(item)
+        elif isinstance(value, dict):
+            feed(value.get("value", value.get("path", sorted(value.items()))))
+        elif isinstance(value, str) and os.path.isfile(value):
+            with Image.open(value) as image:
+                for frame in range(getattr(image, "n_frames", 1)):
+                    image.seek(frame)
+                    digest.update(np.asarray(image.convert("RGB")).tobytes())
+        else:
+            digest.update(repr(value).encode())
+
+    feed(result)
+    return digest.hexdigest()
+
+
+def mixed_requests(client_index: int, count: int, layers: list[str]) -> list[tuple[str, list[Any]]]:
+    """A visitor's requests: mostly generate, with explanations, interpolations, z values and snapshots."""
+    rng = random.Random(1000 + client_index)
+    requests = []
+    for _ in range(count):
+        seed = rng.randrange(2**32)
+        dirs = [round(rng.uniform(-3, 3), 1) if rng.random() < 0.3 else 0.0 for _ in range(DIRECTIONS)]
+        edits = rng.choice(["", f"{rng.randint(0, 99)}={rng.uniform(-3, 3):.2f}"])
+        kind = rng.choices(["generate", "explain_layer", "interpolate", "z_value", "snapshot_strip"],
+                           weights=[5, 2, 1, 1, 1])[0]
+        if kind == "generate":
+            requests.append((kind, [seed, edits, *dirs]))
+        elif kind == "explain_layer":
+            requests.append((kind, [seed, edits, rng.choice(layers), rng.choice([8, 16, 64]), *dirs]))
+        elif kind == "interpolate":
+            requests.append((kind, [seed, rng.randrange(2**32), rng.randint(2, 8)]))
+        elif kind == "z_value":
+            requests.append((kind, [seed, edits, rng.randint(0, 99), *dirs]))
+        else:
+            requests.append((kind, [seed, edits, *dirs]))
+    return requests
+
+
+def _timed(client: Client, request: tuple[str, list[Any]]) -> tuple[float, str]:
+    started = time.perf_counter()
+    result = client.predict(*request[1], api_name=f"/{request[0]}")
+    elapsed = time.perf_counter() - started
+    return elapsed, fingerprint(result)
+
+
+def run_visitors(app: LaunchedApp, clients: int, requests_each: int, downloads: Path,
+                 layers: list[str]) -> dict[str, Any]:
+    plans = [mixed_requests(i, requests_each, layers) for i in range(clients)]
+    # each request made alone first: the answer every visitor must get, and the latency without a crowd
+    alone_client = new_client(app.url, downloads / "alone")
+    alone = {}
+    alone_latency = []
+    for plan in plans:
+        for request in plan:
+            elapsed, digest = _timed(alone_client, request)
+            alone[(request[0], repr(request[1]))] = digest
+            alone_latency.append(elapsed)
+    failures: Counter = Counter()
+    mismatches: list[str] = []
+    latency: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(clients)
+
+    def visit(index: int) -> None:
+        client = new_client(app.url, downloads / f"client-{index}")
+        start.wait()
+        for request in plans[index]:
+            try:
+                elapsed, digest = _timed(client, request)
+            except Exception as exc:  # noqa: BLE001 - a failed request is what this part counts
+                with lock:
+                    failures[f"{type(exc).__name__}: {str(exc)[:100]}"] += 1
+                continue
+            with lock:
+                latency.append(elapsed)
+                if digest != alone[(request[0], repr(request[1]))]:
+                    mismatches.append(f"client {index}: /{request[0]} {request[1][:3]}")
+
+    wall = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(visit, range(clients)))
+    wall = time.perf_counter() - wall
+    return {
+        "requests": clients * requests_each, "answered": len(latency), "failures": failures,
+        "mismatches": mismatches, "latency": latency, "alone_latency": alone_latency, "wall_s": wall,
+    }
+
+
+def percentiles(values: list[float]) -> str:
+    if not values:
+        return "no values"
+    p50, p95 = np.percentile(np.array(values) * 1000, [50, 95])
+    return f"p50 {p50:.0f} ms, p95 {p95:.0f} ms"
+
+
+def expected_digit_matches(app: LaunchedApp, checkpoint: Path, downloads: Path, seed: int = 1234) -> bool:
+    """A normal request, answered correctly: the server's PNG equals the digit this process draws for the seed."""
+    from demo.app import DISPLAY_PIXELS
+    from gan_core import load
+    from gan_core.latent import generate, to_pil, z_from_seed
+
+    netG = load(checkpoint)
+    expected = np.asarray(to_pil(generate(netG, z_from_seed(seed, netG.config.nz)),
+                                 max(1, DISPLAY_PIXELS // netG.config.image_size)))
+    image = new_client(app.url, downloads).predict(seed, "", *[0.0] * DIRECTIONS, api_name="/generate")[0]
+    with Image.open(image) as served:
+        return np.array_equal(np.asarray(served.convert("L")), expected)
+
+
+def layer_keys(checkpoint: Path) -> list[str]:
+    from gan_core import load, load_discriminator
+    from gan_core.introspect import layer_table
+
+    networks = [load(checkpoint), load_discriminator(checkpoint)]
+    return [info.key for net in networks for info in layer_table(net)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint folder to serve")
+    parser.add_argument("--classifier", type=Path, default=None, help="classifier folder (default: the app's)")
+    parser.add_argument("--hostile", type=int, default=1200, help="hostile calls (part 4)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (part 5)")
+    parser.add_argument("--requests", type=int, default=100, help="requests per client (part 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the hostile arguments")
+    args = parser.parse_args(argv)
+    if not (args.checkpoint / "config.json").is_file():
+        print(f"{args.checkpoint}: no checkpoint folder here; pass --checkpoint FOLDER")
+        return 2
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        started = time.perf_counter()
+        app = LaunchedApp(args.checkpoint, work / "app.log", args.classifier)
+        print(f"app started in {time.perf_counter() - started:.1f} s at {app.url}")
+        try:
+            layers = layer_keys(args.checkpoint)
+            if args.hostile:
+                hostile = run_hostile(app, args.hostile, args.seed, work / "hostile", layers)
+                print(f"Part 4, hostile input: {hostile['calls']} calls to {len(endpoints(layers))} endpoints "
+                      f"({', '.join(f'{n} via {t}' for t, n in hostile['transports'].items())})")
+                for outcome, n in hostile["outcomes"].most_common():
+                    print(f"  {n:5d}  {outcome}")
+                print("  error messages by kind:")
+                for kind, n in hostile["message_kinds"].most_common():
+                    print(f"  {n:5d}    {kind}")
+                print("  exceptions that ended the failed calls, from the server log:")
+                for name, n in hostile["server_exceptions"].most_common():
+                    print(f"  {n:5d}    {name}{'' if name in CLEAR_ERRORS else '   <-- unexpected server error'}")
+                unexpected = sum(n for name, n in hostile["server_exceptions"].items() if name not in CLEAR_ERRORS)
+                growth = hostile["rss_after_mb"] - hostile["rss_before_mb"]
+                print(f"  server memory: {hostile['rss_before_mb']:.0f} MB before, {hostile['rss_after_mb']:.0f} MB "
+                      f"after ({growth:+.0f} MB); slowest call {hostile['slowest'][0]:.2f} s: {hostile['slowest'][1]}")
+                correct = expected_digit_matches(app, args.checkpoint, work / "check")
+                print(f"  a normal request afterwards: {'answered correctly' if correct else 'WRONG ANSWER'}")
+                if unexpected:
+                    problems.append(f"{unexpected} unexpected server errors")
+                if growth > RSS_GROWTH_LIMIT_MB:
+                    problems.append(f"server memory grew by {growth:.0f} MB")
+                if not correct:
+                    problems.append("a normal request after the hostile calls was answered wrongly")
+            if args.clients and args.requests:
+                visitors = run_visitors(app, args.clients, args.requests, work / "visitors", layers)
+                print(f"Part 5, many visitors: {args.clients} clients x {args.requests} mixed requests = "
+                      f"{visitors['requests']}, {visitors['wall_s']:.0f} s")
+                print(f"  answered {visitors['answered']}, failed {sum(visitors['failures'].values())}, "
+                      f"answers differing from the same request made alone: {len(visitors['mismatches'])}")
+                print(f"  latency with {args.clients} clients: {percentiles(visitors['latency'])}; "
+                      f"alone: {percentiles(visitors['alone_latency'])}")
+                for failure, n in visitors["failures"].items():
+                    problems.append(f"{n} requests failed: {failure}")
+                problems += [f"cross-talk: {m}" for m in visitors["mismatches"][:10]]
+        finally:
+            app.close()
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    print(f"{len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

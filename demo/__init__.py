@@ -1,0 +1,1 @@
+"""GAN Explorer, the Gradio app: `python -m demo` (see demo/app.py)."""

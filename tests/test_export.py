@@ -1,0 +1,102 @@
+"""Export: a training run folder -> the folder the app loads (weights, config, history, grids, snapshots, card)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import gan_core
+from gan_core.checkpoint import CheckpointError, read_config
+from gan_core.export import export, main
+from gan_core.train import read_history, train
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture
+def run_dir(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
+    """A finished tiny run: 3 epochs of 3 steps, so there are earlier epochs to keep as snapshots."""
+    folder = tmp_path / "run"
+    train(tiny_model_config, tiny_train_config(num_epochs=3), folder, loader=tiny_loader, show_progress=False)
+    return folder
+
+
+def _same_outputs(a, b, nz):
+    z = torch.randn(4, nz, 1, 1, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return torch.equal(a.eval()(z), b.eval()(z))
+
+
+def test_export_writes_the_app_folder(run_dir, tmp_path, tiny_model_config):
+    out = export(run_dir, tmp_path / "app", snapshot_epochs=[1, 2])
+    for name in ("generator.safetensors", "discriminator.safetensors", "config.json", "history.jsonl", "README.md"):
+        assert (out / name).is_file(), name
+    assert sorted(p.name for p in (out / "progress").iterdir()) == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
+    assert read_history(out) == read_history(run_dir)
+    assert [row["step"] for row in read_history(out)] == list(range(1, 10))
+
+    generator = gan_core.load(out)
+    assert _same_outputs(generator, gan_core.load(run_dir / "snapshots" / "epoch_003"), tiny_model_config.nz)
+    assert read_config(out)["progress"]["exported_epoch"] == 3
+    assert gan_core.load_discriminator(out).config == tiny_model_config
+
+    for epoch in (1, 2):
+        snapshot = out / "snapshots" / f"epoch_{epoch:03d}"
+        assert read_config(snapshot)["weights_dtype"] == "float16"
+        assert not (snapshot / "discriminator.safetensors").exists()
+        original = gan_core.load(run_dir / "snapshots" / f"epoch_{epoch:03d}")
+        loaded = gan_core.load(snapshot)
+        z = torch.randn(4, tiny_model_config.nz, 1, 1, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            assert torch.allclose(loaded(z), original(z), atol=2e-2)
+    card = (out / "README.md").read_text()
+    assert "32x32" in card and "gan_core.load" in card
+
+
+def test_export_of_an_earlier_epoch_cuts_history_and_grids(run_dir, tmp_path):
+    out = export(run_dir, tmp_path / "app", epoch=2)
+    assert [row["step"] for row in read_history(out)] == list(range(1, 7))
+    assert sorted(p.name for p in (out / "progress").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    epoch_2 = gan_core.load(run_dir / "snapshots" / "epoch_002")
+    assert torch.equal(gan_core.load(out).main[0].weight, epoch_2.main[0].weight)
+
+
+def test_export_errors(run_dir, tmp_path):
+    with pytest.raises(CheckpointError, match="no snapshot of epoch 7"):
+        export(run_dir, tmp_path / "a", epoch=7)
+    with pytest.raises(CheckpointError, match="snapshot epoch 3"):
+        export(run_dir, tmp_path / "b", snapshot_epochs=[3])
+    with pytest.raises(CheckpointError, match="training run folder"):
+        export(tmp_path / "b", tmp_path / "c")
+    export(run_dir, tmp_path / "d")
+    with pytest.raises(FileExistsError, match="--force"):
+        export(run_dir, tmp_path / "d")
+
+
+def test_force_keeps_evaluation_files(run_dir, tmp_path):
+    out = export(run_dir, tmp_path / "app")
+    (out / "evaluation.json").write_text(json.dumps({"kept": True}))
+    export(run_dir, out, force=True)
+    assert json.loads((out / "evaluation.json").read_text()) == {"kept": True}
+
+
+def test_command_line(run_dir, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "app"
+    command = [sys.executable, "-m", "gan_core.export", str(run_dir), str(out), "--snapshot-epochs", "1"]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stdout
+    assert (out / "snapshots" / "epoch_001" / "generator.safetensors").is_file()
+
+
+def test_command_line_in_process(run_dir, tmp_path, capsys):
+    assert main([str(run_dir), str(tmp_path / "twice")]) == 0
+    assert main([str(run_dir), str(tmp_path / "twice")]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main([str(run_dir), str(tmp_path / "half"), "--weights-dtype", "float16"]) == 0
+    assert read_config(tmp_path / "half")["weights_dtype"] == "float16"
+    assert main([str(tmp_path / "nothing"), str(tmp_path / "x")]) == 2
+    assert "error:" in capsys.readouterr().err

@@ -1,0 +1,195 @@
+"""Layer table, explanations, output-size formulas, feature maps (without in-place aliasing), grids, directions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gan_core import introspect
+from gan_core.config import ModelConfig
+from gan_core.models import build_models
+
+
+@pytest.fixture(scope="module")
+def course_models() -> tuple[nn.Module, nn.Module]:
+    """The tutorial's 64x64 networks with random weights, in eval mode as the app uses them."""
+    netG, netD = build_models(ModelConfig(), seed=3)
+    return netG.eval(), netD.eval()
+
+
+def test_layer_table_lists_every_module_with_the_tutorial_shapes(course_models):
+    netG, netD = course_models
+    g_table, d_table = introspect.layer_table(netG), introspect.layer_table(netD)
+    assert [info.kind for info in g_table] == [type(m).__name__ for m in netG.main]
+    assert [info.kind for info in d_table] == [type(m).__name__ for m in netD.main]
+    assert [info.output_shape for info in g_table if info.kind == "ConvTranspose2d"] == [
+        (512, 4, 4), (256, 8, 8), (128, 16, 16), (64, 32, 32), (1, 64, 64)
+    ]
+    assert g_table[0].input_shape == (100, 1, 1)
+    assert d_table[0].input_shape == (1, 64, 64) and d_table[-1].output_shape == (1, 1, 1)
+    for table in (g_table, d_table):
+        for before, after in zip(table, table[1:]):
+            assert before.output_shape == after.input_shape
+    assert sum(info.parameters for info in g_table) == sum(p.numel() for p in netG.parameters())
+    assert g_table[3].key == "generator.main.3"
+    assert g_table[3].label == "G main.3 · ConvTranspose2d  512x4x4 -> 256x8x8"
+    assert d_table[1].label.startswith("D main.1 · LeakyReLU")
+
+
+def test_captured_batchnorm_output_is_not_overwritten_by_the_inplace_relu(course_models):
+    netG, _ = course_models
+    z = torch.randn(1, 100, 1, 1, generator=torch.Generator().manual_seed(0))
+    outputs = introspect.layer_outputs(netG, z)
+    batchnorm, relu = outputs[1], outputs[2]
+    assert isinstance(netG.main[2], nn.ReLU) and netG.main[2].inplace
+    assert (batchnorm < 0).any(), "a BatchNorm output has negative values"
+    torch.testing.assert_close(relu, batchnorm.clamp(min=0))
+    with torch.inference_mode():
+        expected = netG.main[1](netG.main[0](z))
+    torch.testing.assert_close(batchnorm, expected)
+    # The pitfall this guards against: a hook keeping a reference sees the BatchNorm output after ReLU ran on it.
+    kept = []
+    handle = netG.main[1].register_forward_hook(lambda module, args, out: kept.append(out))
+    with torch.inference_mode():
+        netG(z)
+    handle.remove()
+    assert not (kept[0] < 0).any()
+
+
+def test_layer_output_of_the_last_layer_is_the_network_output(course_models):
+    netG, netD = course_models
+    z = torch.randn(2, 100, 1, 1, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        images = netG(z)
+        scores = netD(images)
+    torch.testing.assert_close(introspect.layer_output(netG, z, len(netG.main) - 1), images)
+    torch.testing.assert_close(introspect.layer_output(netD, images, len(netD.main) - 1), scores)
+    assert len(introspect.layer_outputs(netG, z, upto=4)) == 5
+    with pytest.raises(IndexError, match="layers 0 to 13"):
+        introspect.layer_output(netG, z, 14)
+
+
+def test_marked_architecture_marks_exactly_the_chosen_line(course_models):
+    netG, _ = course_models
+    text = introspect.marked_architecture(netG, 3)
+    marked = [line for line in text.splitlines() if "<==" in line]
+    assert len(marked) == 1 and marked[0].strip().startswith("(3): ConvTranspose2d(512, 256")
+    assert text.replace("   <== this layer", "") == repr(netG)
+
+
+@pytest.mark.parametrize("network", ["generator", "discriminator"])
+def test_output_size_formula_is_worked_through_with_the_layer_numbers(course_models, network):
+    net = course_models[0 if network == "generator" else 1]
+    for module, info in zip(net.main, introspect.layer_table(net)):
+        formula = introspect.output_size_formula(module, info)
+        if not isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            assert formula is None
+            continue
+        k, s, p = module.kernel_size[0], module.stride[0], module.padding[0]
+        assert f"= {info.output_shape[1]}   (height and width alike" in formula
+        worked = formula.splitlines()[1]
+        assert str(info.input_shape[1]) in worked and f"x {s}" in worked or f"/ {s}" in worked
+        assert f"({k} - 1)" in worked and f"2 x {p}" in worked
+
+
+def test_every_layer_gets_an_explanation_with_its_numbers(course_models):
+    words = {
+        "ConvTranspose2d": "upsampling", "BatchNorm2d": "Batch normalization", "ReLU": "ReLU",
+        "Tanh": "Tanh", "Conv2d": "downsampling", "LeakyReLU": "Leaky ReLU", "Sigmoid": "Sigmoid",
+    }
+    for net in course_models:
+        for module, info in zip(net.main, introspect.layer_table(net)):
+            text = introspect.explain(module, info)
+            assert words[info.kind] in text
+            if info.parameters:
+                assert f"{info.parameters:,}" in text
+    first = introspect.layer_table(course_models[0])[0]
+    assert "100 numbers of z" in introspect.explain(course_models[0].main[0], first)
+
+
+def test_map_statistics_and_strongest_channels():
+    maps = torch.tensor([[[0.0, 0.0], [0.0, 0.0]], [[-2.0, 2.0], [0.0, 0.0]], [[1.5, 1.5], [1.5, 1.5]]])
+    stats = introspect.map_statistics(maps)
+    assert stats["mean"] == pytest.approx(6 / 12)
+    assert stats["min"] == -2.0 and stats["max"] == 2.0
+    assert stats["zeros"] == pytest.approx(6 / 12) and stats["negative"] == pytest.approx(1 / 12)
+    assert stats["std"] == pytest.approx(maps.std(unbiased=False).item())
+    assert introspect.strongest_channels(maps, 2) == [2, 1]
+    assert introspect.strongest_channels(maps, 99) == [2, 1, 0]
+    assert introspect.strongest_channels(maps, 0) == [2]
+
+
+def test_colour_scale_runs_blue_white_red():
+    colours = introspect.colorize(np.array([-3.0, -1.0, 0.0, 1.0, 3.0]), limit=1.0)
+    assert colours.dtype == np.uint8
+    assert tuple(colours[0]) == tuple(colours[1]) == (33, 102, 172)
+    assert tuple(colours[2]) == (247, 247, 247)
+    assert tuple(colours[3]) == tuple(colours[4]) == (178, 24, 43)
+
+
+def test_channel_grid_tiles_the_chosen_channels_on_one_scale_with_a_colour_bar():
+    maps = torch.zeros(5, 4, 4)
+    maps[0] = 2.0
+    maps[3] = -1.0
+    image, limit = introspect.channel_grid(maps, [0, 3, 4])
+    assert limit == 2.0
+    pixels = np.asarray(image)
+    assert image.width >= introspect.GRID_MIN_PIXELS - 20
+    # three tiles in a 2x2 grid: the first is full red, the second half-way to blue, the third white
+    red, blue_half, white = (tuple(c) for c in introspect.colorize(np.array([2.0, -1.0, 0.0]), 2.0))
+    column_of = {tuple(pixels[5, x]) for x in range(pixels.shape[1])}
+    assert red in column_of and blue_half in column_of
+    assert white in {tuple(p) for p in pixels[pixels.shape[0] // 2]}
+    bar_row = pixels[-25]
+    assert tuple(bar_row[10]) == (33, 102, 172) or tuple(bar_row[11]) == (33, 102, 172)
+    one, _ = introspect.channel_grid(maps, [0])
+    many, _ = introspect.channel_grid(torch.randn(64, 4, 4), list(range(64)))
+    assert many.height > one.height or many.width > one.width
+    with pytest.raises(ValueError, match="at least one channel"):
+        introspect.channel_grid(maps, [])
+
+
+def test_image_measures_read_ink_position_and_slant():
+    canvas = -torch.ones(3, 1, 28, 28)
+    canvas[0, 0, 10:18, 20:24] = 1  # a small blob on the right
+    canvas[1, 0, 4:24, 4:24] = 1  # a big square
+    for row in range(4, 24):  # a stroke leaning right: further right at the top
+        canvas[2, 0, row, 24 - row // 2 : 26 - row // 2] = 1
+    m = introspect.image_measures(canvas)
+    assert m["x"][0] > 0.7 and m["ink"][1] > m["ink"][0]
+    assert m["width"][1] > m["width"][0]
+    assert m["slant"][2] > 0.3 and abs(m["slant"][1]) < 1e-4
+
+
+class InkGenerator(nn.Module):
+    """Stands in for a generator: z[0] sets how much ink the 'digit' has, the other dims do nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = ModelConfig(nz=4, ngf=1, ndf=1, image_size=32)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        image = -torch.ones(len(z), 1, 32, 32)
+        width = (8 + 4 * z[:, 0, 0, 0]).clamp(1, 16).round().long()
+        for i, w in enumerate(width):
+            image[i, 0, 8:24, 16 - w // 2 : 16 + (w + 1) // 2] = 1
+        return image
+
+
+def test_direction_effects_name_what_a_direction_changes():
+    def ink_to_digit(images: torch.Tensor) -> torch.Tensor:
+        ink = ((images + 1) / 2).mean((1, 2, 3))
+        probabilities = torch.full((len(images), 10), 0.0)
+        probabilities[:, 8] = ink / ink.max()
+        probabilities[:, 1] = 1 - probabilities[:, 8]
+        return probabilities
+
+    directions = torch.eye(4)[:2]  # z[0] changes the ink, z[1] changes nothing
+    effects = introspect.direction_effects(InkGenerator(), directions, samples=12, classify=ink_to_digit)
+    (plus, minus), (still_plus, still_minus) = effects
+    assert "bolder strokes" in plus or "wider" in plus
+    assert "thinner strokes" in minus or "narrower" in minus
+    assert "more like an 8" in plus and "more like a 1" in minus
+    assert still_plus == still_minus == "subtle changes"

@@ -1,0 +1,94 @@
+"""The fast, deterministic part of the reliability harness (benchmarks/reliability_*.py runs the full sizes).
+
+Crafted pickles never run, a sample of damaged checkpoints fails with the project's error, a training run survives
+SIGKILLs bit-identically, a save that fails midway leaves the previous checkpoint intact, and the launched app
+answers hostile input with its own messages and concurrent clients with their own images.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmarks import reliability_checkpoints as checkpoints
+from benchmarks import reliability_kills as kills
+from gan_core.checkpoint import CheckpointError
+from gan_core.train import HISTORY_FILE, main, read_history
+
+SAMPLE_SIZE = 30
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return checkpoints.make_reference(tmp_path_factory.mktemp("reference"), tiny=True)
+
+
+@pytest.fixture(scope="module")
+def loader() -> Iterator[checkpoints.LoaderProcess]:
+    process = checkpoints.LoaderProcess(timeout_s=20)
+    yield process
+    process.close()
+
+
+@pytest.fixture(scope="module")
+def reference_answer(reference: Path, loader: checkpoints.LoaderProcess) -> dict[str, tuple[str, str]]:
+    answer = loader.run(reference)
+    assert isinstance(answer, dict) and all(kind == "loaded" for kind, _ in answer.values()), answer
+    return answer
+
+
+def test_crafted_pickles_never_run_code(reference, loader, reference_answer, tmp_path):
+    counts = checkpoints.check_pickles(reference, tmp_path, loader, reference_answer)
+    blobs = len(checkpoints.crafted_pickles(tmp_path / "marker"))
+    assert sum(counts.values()) == blobs * len(checkpoints.READERS)
+    assert counts == {"refused with the project's error": blobs * len(checkpoints.READERS)}
+    assert not (tmp_path / "MARKER").exists()
+
+
+def test_a_sample_of_damaged_checkpoints_fails_with_an_error_naming_the_file(
+    reference, loader, reference_answer, tmp_path
+):
+    rng = random.Random(1)
+    variants = rng.sample(checkpoints.structural_variants(), SAMPLE_SIZE - 10)
+    variants += checkpoints.random_variants(10, rng, reference)
+    counts = checkpoints.check_variants(reference, tmp_path, loader, variants, reference_answer)
+    assert sum(counts.values()) == SAMPLE_SIZE
+    assert counts == {"error naming the file": SAMPLE_SIZE}
+
+
+def test_a_huge_model_in_config_json_is_refused_before_allocating(reference, loader, reference_answer, tmp_path):
+    variants = [v for v in checkpoints.structural_variants() if v.name.endswith(("ngf 10**6", "conv1 10**7"))]
+    assert len(variants) == 2
+    counts = checkpoints.check_variants(reference, tmp_path, loader, variants, reference_answer)
+    assert counts == {"error naming the file": 2}
+
+
+def test_resume_refuses_a_history_with_a_gap(reference, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    checkpoints.copy_run(reference / "run", run_dir)
+    lines = (run_dir / HISTORY_FILE).read_text().splitlines()
+    checkpoints.replace_file(run_dir / HISTORY_FILE, "\n".join(lines[1:]).encode())
+    assert main(["--resume", str(run_dir), "--no-progress"]) == 2
+    assert f"{run_dir / HISTORY_FILE}: does not hold exactly one row" in capsys.readouterr().err
+
+
+def test_read_history_names_the_file_and_line(tmp_path):
+    (tmp_path / HISTORY_FILE).write_text('{"step": 1}\n{oops\n')
+    with pytest.raises(CheckpointError, match=rf"{HISTORY_FILE}: line 2 is not valid JSON"):
+        read_history(tmp_path)
+
+
+def test_training_killed_twice_ends_bit_identical_to_an_uninterrupted_run(tmp_path):
+    data_root = kills.write_mnist_subset(tmp_path / "data", 48, kills.SHARED_DATA)
+    result = kills.kill_and_resume(tmp_path, data_root, kills=2, epochs=2, rng=random.Random(3), timeout_s=120)
+    assert result["problems"] == []
+    assert result["kills"] + result["finished_before_a_kill"] >= 1
+    assert result["files_compared"] >= 8  # final weights and optimizer, history, 2 snapshots x 2 nets, 2 grids
+
+
+def test_a_save_that_fails_midway_leaves_the_previous_checkpoint_intact(tmp_path):
+    result = kills.check_failed_writes(tmp_path)
+    assert result == {"failed_writes": 8, "problems": []}

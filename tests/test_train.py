@@ -1,0 +1,310 @@
+"""The training loop at tiny scale: dry runs, run folders, resume bit-identical to an uninterrupted run, NaN stops."""
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+from dataclasses import fields
+
+import pytest
+import torch
+import torchvision.datasets as dset
+
+import gan_core.train as train_module
+from gan_core.checkpoint import CheckpointError, load, load_training_state, newest_checkpoint, read_config
+from gan_core.config import ModelConfig, TrainConfig
+from gan_core.data import MNIST_FILES, InMemoryLoader
+from gan_core.train import TrainingDiverged, build_parser, main, read_history, train
+from tests.conftest import REPO_ROOT, TINY_BATCHES_PER_EPOCH
+
+HISTORY_KEYS = {"step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2"}
+
+
+def _run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "gan_core.train", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+def _assert_same_state(a, b):
+    for net_a, net_b in ((a.netG, b.netG), (a.netD, b.netD)):
+        state_b = net_b.state_dict()
+        for name, tensor in net_a.state_dict().items():
+            assert torch.equal(tensor, state_b[name]), name
+
+
+def _tiny_args(data_dir, out, *extra: str) -> list[str]:
+    return [
+        "--out", str(out), "--data-dir", str(data_dir), "--image-size", "32", "--nz", "16", "--ngf", "8",
+        "--ndf", "8", "--batch-size", "8", "--precision", "fp32", "--device", "cpu", "--save-every", "2",
+        "--seed", "7", "--fixed-noise-size", "16", "--no-progress", *extra,
+    ]
+
+
+# --- dry run and the command line ----------------------------------------------------------------------
+
+
+def test_dry_run_from_the_command_line():
+    """The documented smoke test, at the course's model size: a few steps on fake data, nothing left behind."""
+    result = _run("--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "dry run ok: 3 steps" in result.stdout
+    # the progress bar shows the course's figures and the speed
+    for label in ("Loss_D=", "Loss_G=", "D_x=", "D_G_z=", "img_s=", "epoch 1/"):
+        assert label in result.stderr
+    assert not (REPO_ROOT / "runs" / "dry-run").exists()
+
+
+def test_dry_run_as_a_function_writes_a_complete_run_folder(tmp_path, capsys):
+    out = tmp_path / "dry"
+    args = ["--dry-run", "--no-progress", "--image-size", "32", "--ngf", "8", "--ndf", "8", "--out", str(out)]
+    assert main(args) == 0
+    assert "dry run ok: 3 steps" in capsys.readouterr().out
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["model"]["image_size"] == 32 and saved["training"]["max_steps"] == 3
+    assert saved["resolved"]["device"] == "cpu" and saved["torch_version"] == torch.__version__
+    history = read_history(out)
+    assert [row["step"] for row in history] == [1, 2, 3]
+    assert all(set(row) == HISTORY_KEYS for row in history)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step_0000002", "step_0000003"]
+    assert load(out).config.image_size == 32
+
+
+def test_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: python -m gan_core.train")
+    parser = build_parser()
+    options = [a for a in parser._actions if a.option_strings]
+    flags = {flag for action in options for flag in action.option_strings}
+    for config_cls in (ModelConfig, TrainConfig):
+        for f in fields(config_cls):
+            assert any(action.dest == f.name for action in options), f"no option for {f.name}"
+    for action in options:
+        assert action.help and len(action.help) > 8, action.option_strings
+        assert action.option_strings[-1] in text
+        assert " ".join(action.help.split()).split(" (default")[0][:40] in text
+    for flag in ("--resume", "--dry-run", "--max-steps", "--precision", "--device", "--data-dir", "--image-size"):
+        assert flag in flags
+    assert "auto" in text and "bf16" in text and "fp32" in text
+
+
+def test_bad_image_size_on_the_command_line(tmp_path, capsys):
+    assert main(["--dry-run", "--image-size", "48", "--out", str(tmp_path / "x")]) == 2
+    error = capsys.readouterr().err
+    assert "image_size 48" in error and "32, 64" in error
+
+
+def test_missing_data_on_the_command_line(tmp_path, capsys, monkeypatch):
+    def offline(self):
+        raise urllib.error.URLError("no network in tests")
+
+    monkeypatch.setattr(dset.MNIST, "download", offline)
+    assert main(_tiny_args(tmp_path / "empty", tmp_path / "run", "--max-steps", "1")) == 2
+    error = capsys.readouterr().err
+    assert str(tmp_path / "empty" / "MNIST" / "raw") in error
+    assert all(name in error for name in MNIST_FILES)
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert main(["--resume", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["generator.safetensors", "discriminator.safetensors", "training_state.pt"])
+def test_resume_from_a_damaged_checkpoint_names_the_file(tmp_path, mnist_root, capsys, name):
+    run = tmp_path / "run"
+    assert main(_tiny_args(mnist_root, run, "--max-steps", "2")) == 0
+    damaged = newest_checkpoint(run) / name
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    assert main(["--resume", str(run), "--max-steps", "4", "--no-progress"]) == 2
+    assert str(damaged) in capsys.readouterr().err
+    assert [row["step"] for row in read_history(run)] == [1, 2]  # nothing was trained or overwritten
+
+
+def test_a_new_run_refuses_to_overwrite_an_existing_one(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
+    train(tiny_model_config, tiny_train_config(max_steps=2), tmp_path, loader=tiny_loader, show_progress=False)
+    with pytest.raises(SystemExit, match="--resume"):
+        train(tiny_model_config, tiny_train_config(max_steps=4), tmp_path, loader=tiny_loader, show_progress=False)
+
+
+def test_resume_without_a_checkpoint(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        train(tiny_model_config, tiny_train_config(), tmp_path, resume=True, loader=tiny_loader, show_progress=False)
+
+
+def test_asking_for_an_absent_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit, match="no CUDA GPU"):
+        train_module.resolve_device("cuda")
+
+
+def test_auto_precision_follows_the_cpu():
+    expected = "bf16" if train_module.cpu_supports_bf16() else "fp32"
+    assert train_module.resolve_precision("auto", torch.device("cpu")) == expected
+    assert train_module.resolve_precision("fp32", torch.device("cpu")) == "fp32"
+
+
+# --- the run folder ------------------------------------------------------------------------------------
+
+
+def test_two_epochs_write_grids_snapshots_history_and_checkpoints(
+    tmp_path, tiny_model_config, tiny_train_config, tiny_loader
+):
+    result = train(tiny_model_config, tiny_train_config(), tmp_path, loader=tiny_loader, show_progress=False)
+    steps = 2 * TINY_BATCHES_PER_EPOCH
+    assert (result.step, result.epoch) == (steps, 2)
+    assert sorted(p.name for p in (tmp_path / "progress").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == ["epoch_001", "epoch_002"]
+    assert load(tmp_path / "snapshots" / "epoch_001").config == tiny_model_config
+    # keep_checkpoints=2: the older step checkpoints are pruned
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step_0000004", "step_0000006"]
+    history = read_history(tmp_path)
+    assert [row["step"] for row in history] == list(range(1, steps + 1))
+    assert [row["epoch"] for row in history] == [1, 1, 1, 2, 2, 2]
+    assert history == result.history
+    assert all(0 <= row["d_x"] <= 1 and row["loss_d"] > 0 for row in history)
+    progress = read_config(newest_checkpoint(tmp_path))["progress"]
+    assert progress["step"] == steps and progress["epoch"] == 2 and progress["batch"] == 0
+
+
+def test_bf16_autocast_trains(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
+    result = train(tiny_model_config, tiny_train_config(precision="bf16", max_steps=2), tmp_path,
+                   loader=tiny_loader, show_progress=False)
+    assert result.step == 2
+    assert all(torch.isfinite(p).all() for p in result.netG.parameters())
+    assert result.netG.main[0].weight.dtype == torch.float32  # autocast: the weights themselves stay fp32
+    assert load(tmp_path).main[0].weight.dtype == torch.float32
+
+
+# --- resume equals an uninterrupted run ----------------------------------------------------------------
+
+
+def _train(folder, model_config, config, loader, resume=False):
+    return train(model_config, config, folder, resume=resume, loader=loader, show_progress=False)
+
+
+@pytest.mark.parametrize("split_at", [2, 5])
+def test_resume_after_max_steps_is_bit_identical(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, split_at):
+    """Split at a regular save (2) and mid-epoch at a non-multiple of save_every (5); 3 batches per epoch."""
+    total = 7
+    whole = _train(tmp_path / "whole", tiny_model_config, tiny_train_config(num_epochs=3, max_steps=total),
+                   tiny_loader)
+    _train(tmp_path / "split", tiny_model_config, tiny_train_config(num_epochs=3, max_steps=split_at), tiny_loader)
+    resumed = _train(tmp_path / "split", tiny_model_config, tiny_train_config(num_epochs=3, max_steps=total),
+                     tiny_loader, resume=True)
+    assert (resumed.step, resumed.epoch) == (whole.step, whole.epoch) == (total, 2)
+    _assert_same_state(whole, resumed)
+    assert resumed.history == whole.history
+    assert read_history(tmp_path / "split") == read_history(tmp_path / "whole")
+    for name in ("step_0000006", "step_0000007"):
+        whole_state = load_training_state(tmp_path / "whole" / "checkpoints" / name,
+                                          read_config(tmp_path / "whole" / "checkpoints" / name))
+        split_state = load_training_state(tmp_path / "split" / "checkpoints" / name,
+                                          read_config(tmp_path / "split" / "checkpoints" / name))
+        assert torch.equal(whole_state["noise_rng"], split_state["noise_rng"])
+        assert torch.equal(whole_state["fixed_noise"], split_state["fixed_noise"])
+        for key in ("optimizerG", "optimizerD"):
+            for param, values in whole_state[key]["state"].items():
+                for k, v in values.items():
+                    assert torch.equal(v, split_state[key]["state"][param][k]), (key, param, k)
+    assert (tmp_path / "split" / "progress" / "epoch_002.png").read_bytes() == (
+        tmp_path / "whole" / "progress" / "epoch_002.png"
+    ).read_bytes()
+
+
+def test_resume_after_a_crash_loses_only_the_steps_since_the_last_save(
+    tmp_path, tiny_model_config, tiny_train_config, tiny_loader, monkeypatch
+):
+    config = tiny_train_config(num_epochs=3, max_steps=8)
+    whole = _train(tmp_path / "whole", tiny_model_config, config, tiny_loader)
+
+    real_step = train_module.Trainer.train_step
+    calls = {"n": 0}
+
+    def crash_on_step_6(self, real):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt  # what Ctrl+C (or a kill's unwinding) looks like inside the loop
+        return real_step(self, real)
+
+    monkeypatch.setattr(train_module.Trainer, "train_step", crash_on_step_6)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "crashed", tiny_model_config, config, tiny_loader)
+    monkeypatch.undo()
+    newest = newest_checkpoint(tmp_path / "crashed")
+    assert newest.name == "step_0000004"
+    assert [row["step"] for row in read_history(tmp_path / "crashed")] == [1, 2, 3, 4]
+
+    resumed = _train(tmp_path / "crashed", tiny_model_config, config, tiny_loader, resume=True)
+    _assert_same_state(whole, resumed)
+    assert resumed.history == whole.history
+
+
+def test_history_written_ahead_of_the_checkpoint_is_cut_back_on_resume(
+    tmp_path, tiny_model_config, tiny_train_config, tiny_loader
+):
+    """A kill between writing history.jsonl and the checkpoint: resume keeps only rows the checkpoint covers."""
+    config = tiny_train_config(num_epochs=3, max_steps=4)
+    _train(tmp_path, tiny_model_config, config, tiny_loader)
+    rows = read_history(tmp_path)
+    extra = {**rows[-1], "step": 5}
+    (tmp_path / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*rows, extra]))
+    resumed = _train(tmp_path, tiny_model_config, tiny_train_config(num_epochs=3, max_steps=5), tiny_loader,
+                     resume=True)
+    assert [row["step"] for row in resumed.history] == [1, 2, 3, 4, 5]
+    assert resumed.history[-1] != extra
+
+
+@pytest.mark.parametrize("data_path", ["fast", "classic"])
+def test_command_line_resume_on_mnist_files_is_bit_identical(tmp_path, mnist_root, data_path):
+    """Real loading code on the IDX files the tests wrote (40 images: 5 batches per epoch), both data paths."""
+    common = ("--epochs", "2", "--data-path", data_path, "--workers", "0")
+    assert main(_tiny_args(mnist_root, tmp_path / "whole", *common, "--max-steps", "8")) == 0
+    assert main(_tiny_args(mnist_root, tmp_path / "split", *common, "--max-steps", "3")) == 0
+    assert main(["--resume", str(tmp_path / "split"), "--max-steps", "8", "--no-progress"]) == 0
+    whole, split = load(tmp_path / "whole"), load(tmp_path / "split")
+    for name, tensor in whole.state_dict().items():
+        assert torch.equal(tensor, split.state_dict()[name]), name
+    assert read_history(tmp_path / "whole") == read_history(tmp_path / "split")
+    assert [row["epoch"] for row in read_history(tmp_path / "whole")] == [1] * 5 + [2] * 3
+
+
+# --- divergence ----------------------------------------------------------------------------------------
+
+
+class PoisonedLoader(InMemoryLoader):
+    """The first batch of the second epoch is all NaN: the loss cannot be finite from there on."""
+
+    def epoch(self, epoch, start_batch=0):
+        for index, batch in enumerate(super().epoch(epoch, start_batch), start=start_batch):
+            yield torch.full_like(batch, float("nan")) if (epoch, index) == (1, 0) else batch
+
+
+def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
+    tmp_path, tiny_model_config, tiny_train_config, tiny_loader
+):
+    loader = PoisonedLoader(tiny_loader.images, tiny_loader.batch_size, tiny_loader.seed)
+    with pytest.raises(TrainingDiverged) as info:
+        _train(tmp_path, tiny_model_config, tiny_train_config(num_epochs=3), loader)
+    message = str(info.value)
+    assert "step 4" in message and "NaN" in message
+    assert str(tmp_path / "checkpoints") in message and "last good checkpoint" in message
+    newest = newest_checkpoint(tmp_path)
+    assert newest.name == "step_0000003"
+    generator = load(newest)  # loading refuses NaN weights, so this proves the kept checkpoint is clean
+    assert all(torch.isfinite(t).all() for t in generator.state_dict().values() if t.is_floating_point())
+    assert [row["step"] for row in read_history(tmp_path)] == [1, 2, 3]
+
+
+def test_nan_on_the_command_line_exits_3(tmp_path, tiny_loader, capsys, monkeypatch):
+    poisoned = PoisonedLoader(tiny_loader.images, tiny_loader.batch_size, tiny_loader.seed)
+    monkeypatch.setattr(train_module, "make_loader", lambda *args, **kwargs: poisoned)
+    assert main(_tiny_args(tmp_path / "unused", tmp_path / "run", "--epochs", "3")) == 3
+    error = capsys.readouterr().err
+    assert error.startswith("error: step 4:") and "is NaN or infinite" in error
