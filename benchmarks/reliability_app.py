@@ -144,7 +144,13 @@ def call_raw(url: str, api: str, args: list[Any], timeout_s: float = 120) -> tup
     stream = httpx.get(f"{url}gradio_api/call/{api}/{event}", timeout=timeout_s).text
     if "event: complete" in stream:
         return "answered", stream
-    return "error", stream
+    data = stream.split("data:", 1)[-1].strip()
+    try:
+        payload = json.loads(data)
+    except json.JSONDecodeError:
+        return "error", data
+    # Gradio sends {"message": ...} for errors it shows, and null when it hides the exception's text
+    return "error", str(payload.get("message") if isinstance(payload, dict) else payload)
 
 
 # --- part 4: hostile input -------------------------------------------------------------------------------
@@ -253,8 +259,7 @@ def run_hostile(app: LaunchedApp, calls: int, seed: int, downloads: Path, layers
         started = time.perf_counter()
         if _needs_raw_http(args):
             transports["raw HTTP (NaN/inf)"] += 1
-            status, text = call_raw(app.url, endpoint.name, args)
-            message = text.split("data:", 1)[-1] if status == "error" else ""
+            status, message = call_raw(app.url, endpoint.name, args)
         else:
             transports["gradio_client"] += 1
             try:
@@ -413,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (part 5)")
     parser.add_argument("--requests", type=int, default=100, help="requests per client (part 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hostile arguments")
+    parser.add_argument("--log", type=Path, default=None, help="keep the server's log in this file")
     args = parser.parse_args(argv)
     if not (args.checkpoint / "config.json").is_file():
         print(f"{args.checkpoint}: no checkpoint folder here; pass --checkpoint FOLDER")
@@ -421,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         started = time.perf_counter()
-        app = LaunchedApp(args.checkpoint, work / "app.log", args.classifier)
+        app = LaunchedApp(args.checkpoint, args.log or work / "app.log", args.classifier)
         print(f"app started in {time.perf_counter() - started:.1f} s at {app.url}")
         try:
             layers = layer_keys(args.checkpoint)
