@@ -69,9 +69,9 @@ def in_process(checkpoint: Path, classifier: Path, calls: int) -> None:
     keys = list(explorer.layers)
     explain = timed(lambda i: explorer.explain_layer(i, "", keys[i % len(keys)], 64, *ZERO), calls)
     print(f"explain one layer (64 maps)       {percentiles(explain)}   (cycling through all {len(keys)} layers)")
-    by_layer = {key: [] for key in keys}
+    by_layer: dict[str, list[float]] = {}
     for i, seconds in enumerate(explain):
-        by_layer[keys[i % len(keys)]].append(seconds)
+        by_layer.setdefault(keys[i % len(keys)], []).append(seconds)
     slowest = max(by_layer, key=lambda key: statistics.median(by_layer[key]))
     print(f"  slowest layer {slowest}: median {1000 * statistics.median(by_layer[slowest]):.1f} ms")
     full = timed(lambda i: explorer.explain_layer(i, "", "generator.main.2", 512, *ZERO), max(10, calls // 5))
@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads in-process (default: torch's)")
     parser.add_argument("--skip-http", action="store_true", help="only the in-process figures")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each figure appears as soon as it is measured
     if args.threads:
         torch.set_num_threads(args.threads)
     checkpoint = args.checkpoint

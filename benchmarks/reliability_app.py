@@ -53,8 +53,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "mnist-dcgan-64"
 DIRECTIONS = 8
 RSS_GROWTH_LIMIT_MB = 100
-# exceptions that are clear messages: the app's gr.Error, and Gradio refusing a value its component cannot take
-CLEAR_ERRORS = ("gradio.exceptions.Error", "gradio.exceptions.ComponentProcessingError")
+# How a failed call can end, read from the last line of its traceback in the server log. All but the last are
+# clear messages sent to the caller: the app's own gr.Error, and the checks Gradio makes before calling the app.
+CLEAR_ENDINGS = {
+    "gradio.exceptions.Error:": "gr.Error: the app's message (or Gradio's range / choice check)",
+    "gradio.exceptions.ComponentProcessingError:": "Gradio's input check: a value its component cannot take",
+    "ValueError: An event handler": "Gradio's input check: too few arguments",
+}
+UNEXPECTED = "UNEXPECTED server error"
 
 
 # --- the launched app --------------------------------------------------------------------------------------
@@ -97,7 +103,7 @@ class LaunchedApp:
         return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
     def final_exceptions(self) -> Counter:
-        """The exception that ended each traceback chain in the server log, by type.
+        """How each traceback chain in the server log ended: a CLEAR_ENDINGS kind, or UNEXPECTED with the line.
 
         A chain is one traceback, or several joined by "The above exception was the direct cause..." or
         "During handling of the above exception...": the last one is what the call ended with.
@@ -110,7 +116,7 @@ class LaunchedApp:
                     counts[chain_end] += 1
                 in_traceback, linked = True, False
             elif in_traceback and line and not line.startswith(" "):
-                chain_end, in_traceback = re.match(r"[^:\s]+", line).group(0), False
+                chain_end, in_traceback = _ending(line), False
             elif line.startswith(("The above exception", "During handling of the above exception")):
                 linked = True
         if chain_end is not None:
@@ -125,6 +131,13 @@ class LaunchedApp:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _ending(line: str) -> str:
+    for start, kind in CLEAR_ENDINGS.items():
+        if line.startswith(start):
+            return kind
+    return f"{UNEXPECTED}: {line[:100]}"
 
 
 def new_client(url: str, downloads: Path) -> Client:
@@ -149,8 +162,7 @@ def call_raw(url: str, api: str, args: list[Any], timeout_s: float = 120) -> tup
         payload = json.loads(data)
     except json.JSONDecodeError:
         return "error", data
-    # Gradio sends {"message": ...} for errors it shows, and null when it hides the exception's text
-    return "error", str(payload.get("message") if isinstance(payload, dict) else payload)
+    return "error", str(payload.get("error") if isinstance(payload, dict) else payload)
 
 
 # --- part 4: hostile input -------------------------------------------------------------------------------
@@ -234,7 +246,7 @@ def _needs_raw_http(value: Any) -> bool:
 
 def _message_kind(message: str) -> str:
     """An error message reduced to its shape ('seed must be from N to N'), to count outcomes by kind."""
-    text = re.sub(r"\s+", " ", message.strip())
+    text = re.sub(r"\s+", " ", message.strip()).removeprefix("AppError: ")
     text = re.sub(r"got .*", "got ...", text)
     text = re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", text)
     text = re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "N", text)
@@ -402,12 +414,53 @@ def expected_digit_matches(app: LaunchedApp, checkpoint: Path, downloads: Path, 
         return np.array_equal(np.asarray(served.convert("L")), expected)
 
 
-def layer_keys(checkpoint: Path) -> list[str]:
+def layer_table(checkpoint: Path) -> list[Any]:
     from gan_core import load, load_discriminator
     from gan_core.introspect import layer_table
 
-    networks = [load(checkpoint), load_discriminator(checkpoint)]
-    return [info.key for net in networks for info in layer_table(net)]
+    return [info for net in (load(checkpoint), load_discriminator(checkpoint)) for info in layer_table(net)]
+
+
+# --- part 6: limits ----------------------------------------------------------------------------------------
+
+
+def limit_cases(layers: list[Any], nz: int) -> list[tuple[str, str, list[Any], list[Any]]]:
+    """(limit, endpoint, arguments at the bound, arguments just over it) for every size a visitor controls."""
+    from demo.app import MAX_FRAMES, MAX_MAPS, Z_EDIT_CHARS_PER_DIM
+    from gan_core.latent import MAX_SEED
+
+    dirs = [0.0] * DIRECTIONS
+    widest = max(layers, key=lambda info: info.output_shape[0]).key
+    edit = "0=1,"
+    longest = edit * (Z_EDIT_CHARS_PER_DIM * nz // len(edit))
+    return [
+        (f"interpolation frames <= {MAX_FRAMES}", "interpolate", [1, 2, MAX_FRAMES], [1, 2, MAX_FRAMES + 1]),
+        (f"feature maps <= {MAX_MAPS}", "explain_layer", [1, "", widest, MAX_MAPS, *dirs],
+         [1, "", widest, MAX_MAPS + 1, *dirs]),
+        (f"z edits <= {Z_EDIT_CHARS_PER_DIM * nz:,} characters", "generate", [1, longest, *dirs],
+         [1, longest + edit, *dirs]),
+        (f"z dimension <= {nz - 1}", "z_value", [1, "", nz - 1, *dirs], [1, "", nz, *dirs]),
+        (f"seed <= {MAX_SEED}", "generate", [MAX_SEED, "", *dirs], [MAX_SEED + 1, "", *dirs]),
+        ("direction <= 4", "generate", [1, "", 4.0, *dirs[1:]], [1, "", 4.5, *dirs[1:]]),
+    ]
+
+
+def check_limits(app: LaunchedApp, layers: list[Any], nz: int, downloads: Path) -> list[str]:
+    """Each bound: a request at it is answered (and timed), one just over it is refused with a message."""
+    client = new_client(app.url, downloads)
+    problems = []
+    for name, api, at_bound, over in limit_cases(layers, nz):
+        started = time.perf_counter()
+        client.predict(*at_bound, api_name=f"/{api}")
+        elapsed = time.perf_counter() - started
+        try:
+            client.predict(*over, api_name=f"/{api}")
+            refusal = "ANSWERED"
+            problems.append(f"{name}: a request over the bound was answered")
+        except Exception as exc:  # noqa: BLE001 - the refusal's message is what is shown
+            refusal = re.sub(r"\s+", " ", str(exc)).removeprefix("AppError: ")[:80]
+        print(f"  {name:34s} at the bound: answered in {elapsed:.2f} s; over it: {refusal}")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -430,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
         app = LaunchedApp(args.checkpoint, args.log or work / "app.log", args.classifier)
         print(f"app started in {time.perf_counter() - started:.1f} s at {app.url}")
         try:
-            layers = layer_keys(args.checkpoint)
+            table = layer_table(args.checkpoint)
+            layers = [info.key for info in table]
             if args.hostile:
                 hostile = run_hostile(app, args.hostile, args.seed, work / "hostile", layers)
                 print(f"Part 4, hostile input: {hostile['calls']} calls to {len(endpoints(layers))} endpoints "
@@ -438,12 +492,15 @@ def main(argv: list[str] | None = None) -> int:
                 for outcome, n in hostile["outcomes"].most_common():
                     print(f"  {n:5d}  {outcome}")
                 print("  error messages by kind:")
-                for kind, n in hostile["message_kinds"].most_common():
+                for kind, n in hostile["message_kinds"].most_common(12):
                     print(f"  {n:5d}    {kind}")
+                others = hostile["message_kinds"].most_common()[12:]
+                if others:
+                    print(f"  {sum(n for _, n in others):5d}    ({len(others)} other kinds)")
                 print("  exceptions that ended the failed calls, from the server log:")
                 for name, n in hostile["server_exceptions"].most_common():
-                    print(f"  {n:5d}    {name}{'' if name in CLEAR_ERRORS else '   <-- unexpected server error'}")
-                unexpected = sum(n for name, n in hostile["server_exceptions"].items() if name not in CLEAR_ERRORS)
+                    print(f"  {n:5d}    {name}")
+                unexpected = sum(n for name, n in hostile["server_exceptions"].items() if name.startswith(UNEXPECTED))
                 growth = hostile["rss_after_mb"] - hostile["rss_before_mb"]
                 print(f"  server memory: {hostile['rss_before_mb']:.0f} MB before, {hostile['rss_after_mb']:.0f} MB "
                       f"after ({growth:+.0f} MB); slowest call {hostile['slowest'][0]:.2f} s: {hostile['slowest'][1]}")
@@ -455,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
                     problems.append(f"server memory grew by {growth:.0f} MB")
                 if not correct:
                     problems.append("a normal request after the hostile calls was answered wrongly")
+            print("Part 6, limits on what a visitor controls:")
+            problems += check_limits(app, table, table[0].input_shape[0], work / "limits")
             if args.clients and args.requests:
                 visitors = run_visitors(app, args.clients, args.requests, work / "visitors", layers)
                 print(f"Part 5, many visitors: {args.clients} clients x {args.requests} mixed requests = "

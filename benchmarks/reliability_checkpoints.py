@@ -231,6 +231,7 @@ class LoaderProcess:
         self.context = multiprocessing.get_context("spawn")
         self.process: Any = None
         self.conn: Any = None
+        self.warm = False  # a fresh worker's first request also pays for its imports
 
     def _start(self) -> None:
         self.conn, child = self.context.Pipe()
@@ -249,8 +250,7 @@ class LoaderProcess:
         if self.process is None:
             self._start()
         self.conn.send((str(root), loaders))
-        # the first request also pays for the worker's start-up (imports)
-        deadline = self.timeout_s + (30 if not getattr(self, "warm", False) else 0)
+        deadline = self.timeout_s + (0 if self.warm else 30)
         try:
             if not self.conn.poll(deadline):
                 self._stop()

@@ -68,6 +68,7 @@ DIRECTION_SAMPLES = 1000  # random z whose first-layer activations the direction
 LABEL_SAMPLES = 12  # random digits each direction is tried on to put words on what it changes
 DIRECTION_RANGE = 4.0  # sliders run -4 .. 4: z's spread along any unit direction is 1, so this is +-4 sigma
 RAW_RANGE = 4.0  # a raw z value is N(0, 1): -4 .. 4 covers all but 1 in 15,000 draws
+Z_EDIT_CHARS_PER_DIM = 32  # z edits text: "DIMENSION=VALUE, " for every dimension fits; more only costs CPU
 MIN_FRAMES, MAX_FRAMES = 2, 32  # interpolation frames
 DEFAULT_FRAMES = 10
 MAX_MAPS = introspect.MAX_MAPS  # feature maps in one grid
@@ -76,10 +77,11 @@ DISPLAY_PIXELS = 256  # the digit is shown this big (nearest-neighbour upscaling
 STRIP_PIXELS = 128  # size of each frame in the interpolation and snapshot strips
 STRIP_COLUMNS = 10  # at most this many interpolation frames per row, rows as even as possible
 CURVE_POINTS = 300  # the training curves are averaged down to about this many points per series
+MODEL_WORKERS = 2  # requests that run the networks at once, one torch thread each: one per core of a 2-core machine
 GIF_MAX_AGE_S = 600  # interpolation GIFs older than this are removed (Gradio keeps its own copy)
 MISSING_CHECKPOINT_HELP = (
     "Pass --checkpoint FOLDER (a folder with config.json and generator.safetensors), or make one: "
-    "`python -m gan_core.train --out runs/mnist64` then `python -m gan_core.export runs/mnist64 "
+    "`python -m gan_core.train --data-dir ./data --out runs/mnist64` then `python -m gan_core.export runs/mnist64 "
     "checkpoints/mnist-dcgan-64`."
 )
 CURVES = {
@@ -108,8 +110,12 @@ class Explorer:
         self.netG = load(self.folder)
         self.config = self.netG.config
         self.netD = load_discriminator(self.folder) if _has_discriminator(self.folder) else None
-        classifier_folder = Path(classifier) if classifier is not None else DEFAULT_CLASSIFIER
-        self.classifier = load_classifier(classifier_folder) if (classifier_folder / "config.json").exists() else None
+        self.classifier_folder = Path(classifier) if classifier is not None else DEFAULT_CLASSIFIER
+        self.classifier = None
+        if (self.classifier_folder / "config.json").exists():
+            self.classifier = load_classifier(self.classifier_folder)
+        else:
+            print(f"No MNIST classifier at {self.classifier_folder}: running without the digit guess.", file=sys.stderr)
         self.scale = max(1, DISPLAY_PIXELS // self.config.image_size)
         self.directions, self.explained = principal_directions(self.netG, DIRECTION_COUNT, DIRECTION_SAMPLES)
         classify_fn = (lambda images: classify(self.classifier, images)) if self.classifier is not None else None
@@ -237,7 +243,8 @@ class Explorer:
     def z_value(self, seed: Any, z_edits: str, dim: Any, *amounts: Any) -> float:
         """The current value of one raw z dimension (after directions and edits), for the value slider."""
         dim = _whole(dim, "z dimension", 0, self.config.nz - 1)
-        return round(self.latent(seed, z_edits, amounts)[0, dim, 0, 0].item(), 3)
+        value = self.latent(seed, z_edits, amounts)[0, dim, 0, 0].item()
+        return round(min(max(value, -RAW_RANGE), RAW_RANGE), 3)  # the slider cannot show more
 
     def set_z_value(self, z_edits: str, dim: Any, value: Any) -> str:
         """z_edits with dimension dim set to value (the text the z-edits box shows)."""
@@ -248,8 +255,11 @@ class Explorer:
     def _write_gif(self, frames: list[Image.Image]) -> str:
         cutoff = time.time() - GIF_MAX_AGE_S
         for old in self.gif_folder.glob("*.gif"):
-            if old.stat().st_mtime < cutoff:
-                old.unlink(missing_ok=True)
+            try:
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+            except FileNotFoundError:  # another request removed it first
+                pass
         path = self.gif_folder / f"interpolation-{uuid.uuid4().hex[:12]}.gif"
         frames[0].save(path, save_all=True, append_images=frames[1:], duration=120, loop=0)
         return str(path)
@@ -284,6 +294,10 @@ def _whole(value: Any, name: str, low: int, high: int) -> int:
 
 def parse_z_edits(text: str | None, nz: int) -> dict[int, float]:
     """"3=1.5, 17=-0.25" -> {3: 1.5, 17: -0.25}; raises gr.Error naming the bad entry."""
+    limit = Z_EDIT_CHARS_PER_DIM * nz
+    if len(text or "") > limit:
+        raise gr.Error(f"z edits are {len(text):,} characters long, more than the {limit:,} that one "
+                       f"DIMENSION=VALUE for each of the {nz} dimensions needs; shorten them")
     edits: dict[int, float] = {}
     for entry in (text or "").replace(";", ",").split(","):
         if not entry.strip():
@@ -456,7 +470,7 @@ def build_app(explorer: Explorer) -> gr.Blocks:
                     visible=explorer.classifier is not None, elem_id="guess",
                 )
                 if explorer.classifier is None:
-                    gr.Markdown("No digit classifier found (checkpoints/mnist-classifier), so no guess is shown.")
+                    gr.Markdown(f"No digit classifier at `{explorer.classifier_folder}`, so no guess is shown.")
 
         with gr.Tabs():
             with gr.Tab("Explain this layer", id="explain"):
@@ -505,7 +519,7 @@ def build_app(explorer: Explorer) -> gr.Blocks:
                     epoch = gr.Slider(first, last, value=last, step=1, label="Epoch", elem_id="epoch",
                                       interactive=last > first)
                     epoch_image = gr.Image(explorer.epoch_grid(last), format="png", type="pil", interactive=False,
-                                           label="The same 64 fixed z after this epoch",
+                                           label="The fixed noise of training, drawn by the generator after this epoch",
                                            alt_text="Grid of digits the generator drew from fixed noise")
                     epoch.release(explorer.epoch_grid, epoch, epoch_image, api_name="epoch_grid",
                                   trigger_mode="always_last")
@@ -515,6 +529,9 @@ def build_app(explorer: Explorer) -> gr.Blocks:
                                      label="Your current z drawn by the generator as it was at each saved epoch",
                                      alt_text="The current digit as drawn by earlier generator snapshots")
 
+        # Every event that runs a network shares one queue of MODEL_WORKERS slots: more would only make the
+        # torch threads of concurrent requests fight over the same cores.
+        model = {"concurrency_id": "model", "concurrency_limit": MODEL_WORKERS}
         controls = [seed, z_edits, *sliders]
         digit_outputs = [digit, realness, guess, description]
         explain_inputs = [seed, z_edits, layer, count, *sliders]
@@ -522,33 +539,34 @@ def build_app(explorer: Explorer) -> gr.Blocks:
         show_digit = gr.on(
             [seed.change, z_edits.change, *[s.release for s in sliders]],
             generate_digit, controls, digit_outputs,
-            api_name="generate", trigger_mode="always_last",
+            api_name="generate", trigger_mode="always_last", **model,
         )
         # The description doubles as the image's alt text for screen readers (set here so /generate stays plain).
         description.change(set_alt_text, description, digit, queue=False,
                            api_name="set_alt_text", api_visibility="undocumented")
         show_digit.success(explain_layer, explain_inputs, explain_outputs,
-                           api_name="explain_after_generate", api_visibility="undocumented")
+                           api_name="explain_after_generate", api_visibility="undocumented", **model)
         show_digit.success(snapshot_strip, controls, snapshots,
-                           api_name="snapshots_after_generate", api_visibility="undocumented")
+                           api_name="snapshots_after_generate", api_visibility="undocumented", **model)
         gr.on([layer.change, count.release], explain_layer, explain_inputs, explain_outputs,
-              api_name="explain_layer", trigger_mode="always_last")
-        history_tab.select(snapshot_strip, controls, snapshots, api_name="snapshot_strip")
+              api_name="explain_layer", trigger_mode="always_last", **model)
+        history_tab.select(snapshot_strip, controls, snapshots, api_name="snapshot_strip", **model)
         random_button.click(random_seed, None, seed, api_name="random_seed")
         reset_button.click(lambda: [0.0] * DIRECTION_COUNT, None, sliders, api_name="reset_directions").then(
             generate_digit, controls, digit_outputs,
-            api_name="generate_after_reset", api_visibility="undocumented",
+            api_name="generate_after_reset", api_visibility="undocumented", **model,
         )
         gr.on([dim.release, seed.change, z_edits.change, *[s.release for s in sliders]], z_value,
-              [seed, z_edits, dim, *sliders], dim_value, api_name="z_value", trigger_mode="always_last")
+              [seed, z_edits, dim, *sliders], dim_value, api_name="z_value", trigger_mode="always_last", **model)
         dim_value.release(explorer.set_z_value, [z_edits, dim, dim_value], z_edits, api_name="set_z_value",
                           trigger_mode="always_last")
         clear_button.click(lambda: "", None, z_edits, api_name="clear_z_edits")
-        interpolate_button.click(explorer.interpolate, [seed_a, seed_b, frames], [strip, gif], api_name="interpolate")
+        interpolate_button.click(explorer.interpolate, [seed_a, seed_b, frames], [strip, gif], api_name="interpolate",
+                                 **model)
         app.load(generate_digit, controls, digit_outputs,
-                 api_name="generate_on_load", api_visibility="undocumented").success(
+                 api_name="generate_on_load", api_visibility="undocumented", **model).success(
             explain_layer, explain_inputs, explain_outputs,
-            api_name="explain_on_load", api_visibility="undocumented",
+            api_name="explain_on_load", api_visibility="undocumented", **model,
         )
     return app
 
@@ -576,8 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as exc:
         print(f"Cannot start GAN Explorer: {exc}\n{MISSING_CHECKPOINT_HELP}", file=sys.stderr)
         return 2
+    torch.set_num_threads(1)  # see MODEL_WORKERS: parallel requests, not parallel threads within one
     app = build_app(explorer)
-    app.queue(default_concurrency_limit=1)
     app.launch(server_name=args.host, server_port=args.port, share=False, ssr_mode=False, show_error=True,
                footer_links=["api", "settings"])
     return 0

@@ -193,6 +193,8 @@ def test_every_event_has_an_api_name_and_sliders_keep_the_last_release(explorer)
             "z_value", "set_z_value", "clear_z_edits", "reset_directions"} <= public
     generate_fn = next(fn for fn in functions if fn.api_name == "generate")
     assert generate_fn.trigger_mode == "always_last"
+    model_events = [fn for fn in functions if fn.concurrency_id == "model"]
+    assert len(model_events) >= 10 and all(fn.concurrency_limit == demo_app.MODEL_WORKERS for fn in model_events)
     assert sum(1 for _, event in generate_fn.targets if event == "release") == DIRECTION_COUNT
     images = [block for block in app.blocks.values() if isinstance(block, gr.Image)]
     assert images and all(image.format == "png" for image in images)

@@ -75,7 +75,7 @@ def test_page_loads_offline_and_shows_a_described_digit(page):
     assert page.outside_requests == []
 
 
-def test_typing_a_seed_and_releasing_a_slider_change_the_digit(page, tmp_path):
+def test_typing_a_seed_and_releasing_sliders_change_the_digit(page, tmp_path):
     page.locator("#digit img").first.wait_for()
     before = digit_src(page)
     seed = page.get_by_label("Seed (a whole number from 0 to 4294967295)")
@@ -90,8 +90,14 @@ def test_typing_a_seed_and_releasing_a_slider_change_the_digit(page, tmp_path):
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] / 2, steps=8)
     page.mouse.up()
-    wait_for_new_src(page, "#digit img", after_seed)
+    after_drag = wait_for_new_src(page, "#digit img", after_seed)
     assert float(slider.input_value()) > 2
+
+    # without a mouse: type into a slider's number box and leave it with Tab (that counts as its release)
+    box = page.locator("#direction-3 input[type=number]").first
+    box.fill("-2.5")
+    box.press("Tab")
+    wait_for_new_src(page, "#digit img", after_drag)
     screenshot = tmp_path / "gan-explorer.png"
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000

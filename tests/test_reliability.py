@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import reliability_app as app_harness
 from benchmarks import reliability_checkpoints as checkpoints
 from benchmarks import reliability_kills as kills
 from gan_core.checkpoint import CheckpointError
@@ -92,3 +93,42 @@ def test_training_killed_twice_ends_bit_identical_to_an_uninterrupted_run(tmp_pa
 def test_a_save_that_fails_midway_leaves_the_previous_checkpoint_intact(tmp_path):
     result = kills.check_failed_writes(tmp_path)
     assert result == {"failed_writes": 8, "problems": []}
+
+
+# --- the launched app ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def launched_app(
+    served_checkpoint: Path, app_classifier: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[app_harness.LaunchedApp]:
+    """The app in its own process, with its log kept: the harness reads how each failed call ended from it."""
+    app = app_harness.LaunchedApp(served_checkpoint, tmp_path_factory.mktemp("app") / "app.log", app_classifier)
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def layers(served_checkpoint: Path) -> list:
+    return app_harness.layer_table(served_checkpoint)
+
+
+def test_hostile_input_gets_clear_messages_and_the_server_keeps_serving(
+    launched_app, layers, served_checkpoint, tmp_path
+):
+    result = app_harness.run_hostile(launched_app, 60, 0, tmp_path, [info.key for info in layers])
+    assert sum(result["outcomes"].values()) == 60 and result["outcomes"]["error"] > 0
+    unexpected = {k: n for k, n in result["server_exceptions"].items() if k.startswith(app_harness.UNEXPECTED)}
+    assert unexpected == {}
+    assert result["rss_after_mb"] - result["rss_before_mb"] <= app_harness.RSS_GROWTH_LIMIT_MB
+    assert app_harness.expected_digit_matches(launched_app, served_checkpoint, tmp_path / "check")
+
+
+def test_every_size_a_visitor_controls_has_an_enforced_bound(launched_app, layers, tmp_path):
+    assert app_harness.check_limits(launched_app, layers, layers[0].input_shape[0], tmp_path) == []
+
+
+def test_concurrent_visitors_get_the_answers_they_would_get_alone(launched_app, layers, tmp_path):
+    result = app_harness.run_visitors(launched_app, 4, 6, tmp_path, [info.key for info in layers])
+    assert result["failures"] == {} and result["mismatches"] == []
+    assert result["answered"] == 24
