@@ -225,6 +225,7 @@ def kill_and_resume(work: Path, data_root: Path, kills: int, epochs: int, rng: r
         if not process.training.wait(timeout_s):
             process.kill()
             raise RuntimeError(f"training did not start:\n{process.output()}")
+        check_resumed_from(process, resumed_from, problems)
         # a random moment of what is left, so the kills spread over the whole run and land in saves too
         time.sleep(rng.uniform(0, 1.5 * training_s / kills))
         if process.process.poll() is None:
@@ -246,17 +247,15 @@ def kill_and_resume(work: Path, data_root: Path, kills: int, epochs: int, rng: r
             check_loadable(newest)
         except Exception as exc:  # noqa: BLE001 - any failure to load is what this harness reports
             problems.append(f"kill {kills_done}: newest checkpoint {newest.name} does not load: {exc}")
+        resumed_from.append(on_disk)
         if finished_early:
             break
         args = ["--resume", str(run_dir), "--no-progress"]
-        resumed_from.append(on_disk)
     # the last resume runs to the end
     process = TrainingProcess(["--resume", str(run_dir), "--no-progress"] if newest_checkpoint(run_dir) else args)
     if process.wait(timeout_s * 2) != 0:
         problems.append(f"the final resume failed:\n{process.output()}")
-    for line in process.lines:
-        if line.startswith("Resuming from") and resumed_from and f"step {resumed_from[-1]}" not in line:
-            problems.append(f"resume did not start from the newest checkpoint: {line}")
+    check_resumed_from(process, resumed_from, problems)
     clean_digest, killed_digest = run_digest(clean), run_digest(run_dir)
     differing = sorted(k for k in clean_digest.keys() | killed_digest.keys()
                        if clean_digest.get(k) != killed_digest.get(k))
@@ -269,6 +268,13 @@ def kill_and_resume(work: Path, data_root: Path, kills: int, epochs: int, rng: r
         "training_s": training_s, "resumed_from_steps": resumed_from, "files_compared": len(clean_digest),
         "interrupted_writes": interrupted_writes, "problems": problems,
     }
+
+
+def check_resumed_from(process: TrainingProcess, resumed_from: list[int], problems: list[str]) -> None:
+    """A resume must start from the newest checkpoint found after the previous kill."""
+    for line in process.lines:
+        if line.startswith("Resuming from") and resumed_from and f"(step {resumed_from[-1]}," not in line:
+            problems.append(f"expected a resume from step {resumed_from[-1]}: {line}")
 
 
 # --- part 3b: a write that fails midway --------------------------------------------------------------------

@@ -195,7 +195,7 @@ class Explorer:
         self, seed: Any, z_edits: str, layer_key: str, count: Any, *amounts: Any
     ) -> tuple[str, str, Image.Image, str]:
         """For one layer and the current z: the marked architecture, an explanation, its feature maps, statistics."""
-        layer = self.layers.get(layer_key)
+        layer = self.layers.get(layer_key) if isinstance(layer_key, str) else None  # a list is not hashable
         if layer is None:
             raise gr.Error(f"unknown layer {layer_key!r}; pick one of: {', '.join(self.layers)}")
         count = _whole(count, "number of maps", 1, MAX_MAPS)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gradio_client.exceptions import AppError
 
 from benchmarks import reliability_app as app_harness
 from benchmarks import reliability_checkpoints as checkpoints
@@ -122,6 +123,13 @@ def test_hostile_input_gets_clear_messages_and_the_server_keeps_serving(
     assert unexpected == {}
     assert result["rss_after_mb"] - result["rss_before_mb"] <= app_harness.RSS_GROWTH_LIMIT_MB
     assert app_harness.expected_digit_matches(launched_app, served_checkpoint, tmp_path / "check")
+
+
+@pytest.mark.parametrize("layer", [[], ["generator.main.2"], "generator.main.99", None])
+def test_a_layer_that_is_not_a_layer_name_gets_the_apps_message(launched_app, tmp_path, layer):
+    client = app_harness.new_client(launched_app.url, tmp_path)
+    with pytest.raises(AppError, match="unknown layer|not in the list of choices"):
+        client.predict(1, "", layer, 8, *[0.0] * app_harness.DIRECTIONS, api_name="/explain_layer")
 
 
 def test_every_size_a_visitor_controls_has_an_enforced_bound(launched_app, layers, tmp_path):
