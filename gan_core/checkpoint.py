@@ -323,20 +323,20 @@ def check_fits_file(network: type[nn.Module], folder: Path, name: str, config: d
 def load(path: str | Path) -> Generator:
     """A ready generator from a checkpoint folder (or a run folder's newest checkpoint): CPU, eval mode."""
     folder = resolve_checkpoint_folder(path)
-    config = read_config(folder)
-    check_fits_file(Generator, folder, GENERATOR_FILE, config)
-    netG = Generator(config["model_config"])
-    load_state_dict_into(netG, folder, GENERATOR_FILE, config)
-    return netG.eval()
+    return load_network(Generator, folder, GENERATOR_FILE, read_config(folder))
 
 
 def load_discriminator(path: str | Path) -> Discriminator:
     folder = resolve_checkpoint_folder(path)
-    config = read_config(folder)
-    check_fits_file(Discriminator, folder, DISCRIMINATOR_FILE, config)
-    netD = Discriminator(config["model_config"])
-    load_state_dict_into(netD, folder, DISCRIMINATOR_FILE, config)
-    return netD.eval()
+    return load_network(Discriminator, folder, DISCRIMINATOR_FILE, read_config(folder))
+
+
+def load_network(network: type[nn.Module], folder: Path, name: str, config: dict[str, Any]) -> nn.Module:
+    """network built from config["model_config"] and filled from folder/name (size-checked, strict): CPU, eval."""
+    check_fits_file(network, folder, name, config)
+    module = network(config["model_config"])
+    load_state_dict_into(module, folder, name, config)
+    return module.eval()
 
 
 def load_training_state(folder: str | Path, config: dict[str, Any]) -> dict[str, Any]:

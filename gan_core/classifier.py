@@ -25,8 +25,7 @@ from gan_core.checkpoint import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
-    check_fits_file,
-    load_state_dict_into,
+    load_network,
     read_json,
     sha256,
     weights_bytes,
@@ -272,11 +271,7 @@ def read_classifier_config(folder: str | Path) -> dict[str, Any]:
 def load_classifier(folder: str | Path = DEFAULT_FOLDER) -> MnistClassifier:
     """The classifier of a checkpoint folder, weights checked against config.json's SHA-256: CPU, eval mode."""
     folder = Path(folder)
-    config = read_classifier_config(folder)
-    check_fits_file(MnistClassifier, folder, WEIGHTS_FILE, config)
-    model = MnistClassifier(config["model_config"])
-    load_state_dict_into(model, folder, WEIGHTS_FILE, config)
-    return model.eval()
+    return load_network(MnistClassifier, folder, WEIGHTS_FILE, read_classifier_config(folder))
 
 
 def classifier_fingerprint(folder: str | Path) -> str:
