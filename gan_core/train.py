@@ -150,8 +150,7 @@ class Trainer:
         ## Train with all-real batch
         netD.zero_grad()
         label = torch.full((b_size,), self.real_label, dtype=torch.float, device=device)
-        with autocast:
-            output = netD(real).view(-1)
+        output = self.discriminate(real).view(-1)
         self._stop_if_not_finite(output, "D(x)")
         errD_real = criterion(output.float(), label)
         errD_real.backward()
@@ -161,7 +160,7 @@ class Trainer:
         noise = torch.randn(b_size, self.model_config.nz, 1, 1, generator=self.noise_gen).to(device)
         with autocast:
             fake = netG(noise)
-            output = netD(fake.detach()).view(-1)
+        output = self.discriminate(fake.detach()).view(-1)
         label.fill_(self.fake_label)
         self._stop_if_not_finite(output, "D(G(z)) in the D step")
         errD_fake = criterion(output.float(), label)
@@ -175,8 +174,7 @@ class Trainer:
         ###########################
         netG.zero_grad()
         label.fill_(1.0)  # fake labels are real for generator cost (never smoothed: smoothing is one-sided)
-        with autocast:
-            output = netD(fake).view(-1)
+        output = self.discriminate(fake).view(-1)
         self._stop_if_not_finite(output, "D(G(z)) in the G step")
         errG = criterion(output.float(), label)
         errG.backward()
@@ -187,6 +185,19 @@ class Trainer:
         if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
             raise self._diverged(f"Loss_D={loss_d} Loss_G={loss_g} is not finite")
         return {"loss_d": loss_d, "loss_g": loss_g, "d_x": D_x, "d_g_z1": D_G_z1, "d_g_z2": D_G_z2}
+
+    def discriminate(self, images: torch.Tensor) -> torch.Tensor:
+        """netD(images); in bf16 the closing Sigmoid runs in fp32.
+
+        A bf16 sigmoid rounds every logit above about 5.5 to exactly 1.0; BCELoss then clamps log(0) and D's
+        gradients vanish. A 32x32 bf16 run froze that way for good in its second epoch (D(x) = D(G(z)) = 1.0,
+        Loss_D = 100 on every later step), so autocast covers every layer but the last.
+        """
+        if self.precision != "bf16":
+            return self.netD(images)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
+            logits = self.netD.main[:-1](images)
+        return self.netD.main[-1](logits.float())
 
     def _stop_if_not_finite(self, output: torch.Tensor, what: str) -> None:
         # BCELoss refuses NaN inputs with an obscure range error (a device assert on CUDA), so check first.

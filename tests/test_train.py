@@ -150,6 +150,30 @@ def test_auto_precision_follows_the_cpu():
     assert train_module.resolve_precision("fp32", torch.device("cpu")) == "fp32"
 
 
+def test_default_precision_is_the_courses_fp32():
+    assert TrainConfig().precision == "fp32"
+
+
+class ConstantLogit(torch.nn.Module):
+    """Stands in for D's last conv: a logit of 8 for every image, in the dtype autocast gives it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full((x.shape[0], 1, 1, 1), 8.0, dtype=x.dtype)
+
+
+def test_bf16_keeps_a_confident_discriminator_below_one(tiny_model_config, tiny_train_config, tmp_path):
+    trainer = train_module.Trainer(tiny_model_config, tiny_train_config(precision="bf16"), tmp_path)
+    trainer.netD.main[-2] = ConstantLogit()
+    images = torch.zeros(4, 1, 32, 32).to(memory_format=trainer.memory_format)
+    with torch.no_grad():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            plain = trainer.netD(images)
+        kept = trainer.discriminate(images)
+    assert (plain.float() == 1.0).all()  # sigmoid(8) = 0.99966 rounds to 1.0 in bf16: what froze a real run
+    assert kept.dtype == torch.float32
+    assert torch.allclose(kept, torch.full_like(kept, torch.sigmoid(torch.tensor(8.0)).item()))
+
+
 # --- the run folder ------------------------------------------------------------------------------------
 
 
