@@ -449,8 +449,8 @@ _HELP = {
     "workers": "DataLoader workers (classic data path)", "batch_size": "images per step",
     "num_epochs": "passes over the 60,000 training images", "lr": "Adam learning rate (both networks)",
     "beta1": "Adam beta1", "manual_seed": "seed for weights, data order and noise",
-    "precision": "fp32 (the course); bf16: autocast + channels_last, about 2x faster on CPUs with native "
-    "bf16; auto: bf16 where supported",
+    "precision": "auto: bf16 autocast + channels_last on CPUs with native bf16 (about 2.8x faster), else fp32; "
+    "fp32 is the course's arithmetic",
     "device": "auto picks cuda, then mps, then cpu", "data_path": "fast: in-memory tensor; classic: the course's "
     "DataLoader with PIL transforms", "save_every": "steps between checkpoints (also one per epoch end)",
     "keep_checkpoints": "newest step checkpoints to keep", "max_steps": "stop after this many steps (0: no limit)",

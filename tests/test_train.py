@@ -150,8 +150,8 @@ def test_auto_precision_follows_the_cpu():
     assert train_module.resolve_precision("fp32", torch.device("cpu")) == "fp32"
 
 
-def test_default_precision_is_the_courses_fp32():
-    assert TrainConfig().precision == "fp32"
+def test_default_precision_is_auto():
+    assert TrainConfig().precision == "auto"
 
 
 class ConstantLogit(torch.nn.Module):
