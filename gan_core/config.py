@@ -87,8 +87,9 @@ def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ConfigError(f"{cls.__name__} has no field(s) {unknown}")
+    defaults = cls()
     for key, value in data.items():
-        expected = type(getattr(cls(), key))
+        expected = type(getattr(defaults, key))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             continue
         if type(value) is not expected:

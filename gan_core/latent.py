@@ -56,10 +56,6 @@ def generate(netG: nn.Module, z: torch.Tensor) -> torch.Tensor:
         return netG(z.float())
 
 
-def seed_to_images(netG: nn.Module, seed: object, nz: int | None = None) -> torch.Tensor:
-    return generate(netG, z_from_seed(seed, nz or netG.config.nz))
-
-
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] floats -> uint8 [0, 255] with the same rounding everywhere (PNG, GIF, evaluation)."""
     return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
