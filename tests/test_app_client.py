@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -137,3 +138,16 @@ def test_unknown_layer_and_too_many_frames_are_refused(client):
         client.predict(1, "", "generator.main.99", 8, *DIRECTIONS, api_name="/explain_layer")
     with pytest.raises(AppError, match="greater than maximum|from 2 to 32"):
         client.predict(1, 2, 1000, api_name="/interpolate")
+
+
+def test_the_latency_benchmarks_rest_visitor_gets_the_digit_and_reports_errors(served_app, expected_digit):
+    from benchmarks.app_latency import RestVisitor
+
+    visitor = RestVisitor(served_app)
+    image, realness, guess, description = visitor.call("generate", 1234, "", *DIRECTIONS)
+    png = httpx.get(image["url"], timeout=30).content
+    with Image.open(io.BytesIO(png)) as decoded:
+        assert np.array_equal(np.asarray(decoded.convert("L")), expected_digit(1234))
+    assert "seed 1234" in description and 0 <= realness <= 1
+    with pytest.raises(SystemExit, match="answered .error.*generator.main.99"):
+        visitor.call("explain_layer", 1, "", "generator.main.99", 8, *DIRECTIONS)
