@@ -17,7 +17,7 @@ import torch
 
 from gan_core import Generator, ModelConfig, load
 from gan_core.classifier import DEFAULT_FOLDER
-from gan_core.evaluate import Evaluator, compare, real_reference, sample_features
+from gan_core.evaluate import Evaluator, compare, sample_features
 
 
 def main() -> None:
@@ -34,16 +34,16 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    netG = load(args.checkpoint) if args.checkpoint else Generator(ModelConfig(image_size=args.image_size)).eval()
     clock = Clock()
     evaluator = Evaluator.create(args.classifier, args.data_dir)
+    reference = evaluator.reference(netG.config.image_size)
     cold = clock.lap()
-    real_reference(evaluator.classifier, evaluator.classifier_sha256, args.data_dir)
+    evaluator.reference(netG.config.image_size)
     cached = clock.lap()
-    netG = load(args.checkpoint) if args.checkpoint else Generator(ModelConfig(image_size=args.image_size)).eval()
-    clock.lap()
     fake_features, fake_probs = sample_features(netG, evaluator.classifier, args.samples, 0, args.batch_size)
     sampling = clock.lap()
-    compare(evaluator.reference, fake_features, fake_probs, seed=0)
+    compare(reference, fake_features, fake_probs, seed=0)
     metrics = clock.lap()
 
     size = netG.config.image_size

@@ -67,7 +67,11 @@ def _not_found(data_dir: Path, missing: list[str] | tuple[str, ...], why: str) -
 
 def mnist_uint8(data_dir: str | Path, image_size: int, train: bool = True, download: bool = True) -> torch.Tensor:
     """All images as one uint8 tensor (N x 1 x image_size x image_size), resized once with antialiasing like PIL."""
-    images = mnist(data_dir, image_size, train=train, download=download).data.unsqueeze(1)
+    return resize_uint8(mnist(data_dir, image_size, train=train, download=download).data.unsqueeze(1), image_size)
+
+
+def resize_uint8(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """N x 1 x 28 x 28 uint8 digits at image_size, the way training sees them (antialiased, like PIL)."""
     if image_size != images.shape[-1]:
         images = F.resize(images, [image_size, image_size], antialias=True)
     return images.contiguous()

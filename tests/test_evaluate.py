@@ -13,7 +13,7 @@ from torch import nn
 
 from gan_core.checkpoint import save_checkpoint
 from gan_core.config import ModelConfig
-from gan_core.data import mnist_labels, mnist_uint8, to_model_range
+from gan_core.data import mnist_labels, mnist_uint8, resize_uint8, to_model_range
 from gan_core.evaluate import (
     Evaluator,
     class_coverage,
@@ -72,7 +72,7 @@ def train_pool() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def run(evaluator: Evaluator, netG: nn.Module, seed: int = 0) -> dict:
-    return evaluate_generator(netG, evaluator.classifier, evaluator.reference, samples=SAMPLES, seed=seed)
+    return evaluate_generator(netG, evaluator.classifier, evaluator.reference(28), samples=SAMPLES, seed=seed)
 
 
 # --- each metric on a known answer ------------------------------------------------------------------------
@@ -139,11 +139,23 @@ def test_precision_recall_on_same_clustered_and_distant_points():
 
 def test_real_digits_score_near_the_floor(evaluator, train_pool):
     result = run(evaluator, ImagePoolGenerator(train_pool[0]))
-    floor = evaluator.reference.floor
+    floor = evaluator.reference(28).floor
     assert result["fd"] < 2 * floor["fd"] and result["fd"] > 0.5 * floor["fd"]
     assert result["mnist_score"] > 9.0 and floor["mnist_score"] > 9.0
     assert result["coverage"]["smallest_share"] > 0.05 and result["coverage"]["kl_from_test"] < 0.05
     assert result["precision"] > 0.6 and result["recall"] > 0.6
+
+
+def test_a_64x64_generator_is_compared_with_real_digits_at_64x64(evaluator):
+    # a perfect 64x64 generator: it draws training digits exactly as training resized them
+    digits = mnist_uint8(REAL_MNIST, 28, train=True, download=False)[-10_000:]
+    perfect = ImagePoolGenerator(to_model_range(resize_uint8(digits, 64)))
+    fair = evaluate_generator(perfect, evaluator.classifier, evaluator.reference(64), samples=SAMPLES)
+    charged_for_the_resize = evaluate_generator(perfect, evaluator.classifier, evaluator.reference(28),
+                                                samples=SAMPLES)
+    floor = evaluator.reference(64).floor
+    assert fair["fd"] < 2 * floor["fd"] and fair["recall"] > 0.6
+    assert charged_for_the_resize["fd"] > 3 * fair["fd"] and charged_for_the_resize["recall"] < fair["recall"]
 
 
 def test_a_one_digit_generator_shows_coverage_collapse_and_low_recall(evaluator, train_pool):
@@ -175,7 +187,8 @@ def test_same_seed_same_numbers_other_seed_other_numbers(evaluator, train_pool):
 
 def test_too_few_samples_are_refused(evaluator, train_pool):
     with pytest.raises(ValueError, match="at least 10"):
-        evaluate_generator(ImagePoolGenerator(train_pool[0]), evaluator.classifier, evaluator.reference, samples=5)
+        evaluate_generator(ImagePoolGenerator(train_pool[0]), evaluator.classifier, evaluator.reference(28),
+                           samples=5)
 
 
 # --- the command line ------------------------------------------------------------------------------------
