@@ -13,6 +13,9 @@ from typing import Any
 
 from gan_core.checkpoint import CONFIG_FILE, atomic_write_text
 
+GENERATOR_KINDS = {"raw": "the trained weights at the end of the exported epoch",
+                   "ema": "the exponential moving average of the trained weights (--ema-decay)"}
+
 
 def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
     if isinstance(value, dict):
@@ -61,12 +64,14 @@ def write_model_card(folder: str | Path) -> Path:
         "| --- | --- |",
     ]
     lines += [f"| {key} | {value} |" for key, value in model.items()]
-    for key in ("batch_size", "lr", "beta1", "manual_seed", "real_label", "fake_label", "num_epochs", "precision"):
+    for key in ("batch_size", "lr", "beta1", "manual_seed", "real_label", "fake_label", "ema_decay", "num_epochs",
+                "precision"):
         if key in training:
             lines.append(f"| {key} | {training[key]} |")
     lines += [
         f"| epochs trained (exported) | {progress.get('exported_epoch', progress.get('epoch', '?'))} |",
         f"| steps trained | {progress.get('step', '?')} |",
+        f"| generator | {GENERATOR_KINDS.get(progress.get('generator', 'raw'), '?')} |",
         f"| precision used | {progress.get('precision', '?')} |",
         f"| weights stored as | {config.get('weights_dtype', 'float32')} (kernels; BatchNorm in float32) |",
         f"| torch | {config.get('torch_version', '?')} |",

@@ -51,6 +51,9 @@ class TrainConfig:
     real_label: float = 1.0  # course: 1.0. Below 1 is one-sided label smoothing (e.g. 0.9)
     fake_label: float = 0.0  # course: 0.0
     fixed_noise_size: int = 64  # images in the fixed-noise progress grid
+    # course: 0 (off). 0.999 also keeps an exponential moving average of G's weights, snapshotted under ema/;
+    # training itself is unchanged, so the raw snapshots stay the course's run
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -68,6 +71,8 @@ class TrainConfig:
             raise ConfigError(f"beta1 must be from 0 up to (not including) 1, got {self.beta1!r}")
         if self.max_steps < 0:
             raise ConfigError(f"max_steps must be 0 (no limit) or positive, got {self.max_steps!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be from 0 (off) up to (not including) 1, got {self.ema_decay!r}")
         if not 0.0 <= self.fake_label < self.real_label <= 1.0:
             raise ConfigError("labels must satisfy 0 <= fake_label < real_label <= 1")
 

@@ -1,6 +1,6 @@
 """Turn a training run into the folder the app loads.
 
-    python -m gan_core.export RUN_DIR OUT_DIR [--epoch N] [--snapshot-epochs 1,3] [--weights-dtype float16]
+    python -m gan_core.export RUN_DIR OUT_DIR [--epoch N] [--snapshot-epochs 1,3] [--weights-dtype float16] [--ema]
 
 OUT_DIR gets the weights (generator + discriminator safetensors), config.json, the history up to the exported
 step, the fixed-noise grid of every epoch up to it, generator snapshots at a few earlier epochs (float16, generator
@@ -30,7 +30,7 @@ from gan_core.checkpoint import (
     save_checkpoint,
 )
 from gan_core.models import Discriminator, Generator
-from gan_core.train import HISTORY_FILE, read_history
+from gan_core.train import EMA_FOLDER, HISTORY_FILE, read_history
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 KEPT_FILES = ("evaluation.json", "epochs.json", "epochs.md", "epochs.png", "notes.md")
@@ -70,10 +70,16 @@ def export(
     snapshot_epochs: list[int] | None = None,
     weights_dtype: torch.dtype = torch.float32,
     force: bool = False,
+    ema: bool = False,
 ) -> Path:
-    """Write the app folder for run_dir's snapshot of `epoch` (default: the last completed epoch)."""
+    """Write the app folder for run_dir's snapshot of `epoch` (default: the last completed epoch); with ema, of
+    the averaged generator (a run trained with --ema-decay) and its snapshots."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    source = _source_folder(run_dir, epoch)
+    snapshot_root = run_dir / EMA_FOLDER if ema else run_dir
+    if ema and not epoch_folders(snapshot_root):
+        raise CheckpointError(f"{run_dir}: no {EMA_FOLDER}/snapshots/epoch_NNN folders; --ema needs a run trained "
+                              "with --ema-decay (and at least one finished epoch)")
+    source = _source_folder(snapshot_root, epoch)
     config = read_config(source)
     model_config = config["model_config"]
     progress = config.get("progress", {})
@@ -87,14 +93,15 @@ def export(
     load_state_dict_into(netG, source, GENERATOR_FILE, config)
     load_state_dict_into(netD, source, DISCRIMINATOR_FILE, config)
     save_checkpoint(out_dir, netG, netD, model_config, config.get("train_config"),
-                    progress={**progress, "exported_epoch": exported_epoch}, weights_dtype=weights_dtype)
+                    progress={**progress, "exported_epoch": exported_epoch, "generator": "ema" if ema else "raw"},
+                    weights_dtype=weights_dtype)
 
     history = [row for row in read_history(run_dir) if row["step"] <= step]
     atomic_write_text(out_dir / HISTORY_FILE, "".join(json.dumps(row) + "\n" for row in history))
     for number, png in epoch_folders(run_dir, "progress").items():
         if number <= exported_epoch:
             atomic_write_bytes(out_dir / "progress" / png.name, png.read_bytes())
-    snapshots = epoch_folders(run_dir)
+    snapshots = epoch_folders(snapshot_root)
     for number in snapshot_epochs or []:
         if number not in snapshots or number >= exported_epoch:
             raise CheckpointError(f"snapshot epoch {number}: need an epoch of {run_dir} before {exported_epoch}")
@@ -118,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights-dtype", choices=sorted(DTYPES), default="float32",
                         help="storage type of the weight tensors (float16 halves the size)")
     parser.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
+    parser.add_argument("--ema", action="store_true",
+                        help="export the averaged generator of a run trained with --ema-decay (RUN_DIR/ema/snapshots)")
     parser.add_argument("--card-only", action="store_true", help="only rewrite OUT_DIR/README.md from its files")
     args = parser.parse_args(argv)
     try:
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             write_model_card(args.out_dir)
         else:
             epochs = [int(x) for x in args.snapshot_epochs.split(",") if x.strip()]
-            export(args.run_dir, args.out_dir, args.epoch, epochs, DTYPES[args.weights_dtype], args.force)
+            export(args.run_dir, args.out_dir, args.epoch, epochs, DTYPES[args.weights_dtype], args.force, args.ema)
     except (CheckpointError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ grid), checkpoints/step_NNNNNNN/ (the newest few) and snapshots/epoch_NNN/ (weig
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import json
 import math
@@ -50,6 +51,8 @@ from gan_core.data import InMemoryLoader, fake_images, mnist, mnist_uint8
 from gan_core.models import Discriminator, Generator, build_models
 
 HISTORY_FILE = "history.jsonl"
+EMA_FOLDER = "ema"  # run_dir/ema/snapshots/epoch_NNN: the averaged generator, laid out like the run's own
+BATCHNORM_CALIBRATION = (10, 256)  # batches x images that re-estimate an averaged G's BatchNorm statistics
 
 
 class TrainingDiverged(RuntimeError):
@@ -131,6 +134,10 @@ class Trainer:
         self.optimizerD = optim.Adam(self.netD.parameters(), lr=train_config.lr, betas=(train_config.beta1, 0.999))
         self.optimizerG = optim.Adam(self.netG.parameters(), lr=train_config.lr, betas=(train_config.beta1, 0.999))
 
+        # An average of G over the last ~1/(1 - decay) steps: GAN weights orbit rather than settle, and the
+        # average sits nearer the middle of the orbit (Yazici et al. 2019). It never feeds back into training.
+        self.netG_ema = copy.deepcopy(self.netG).requires_grad_(False) if train_config.ema_decay else None
+
         self.step = 0  # optimizer steps done
         self.epoch = 0  # current epoch (0-based)
         self.batch = 0  # next batch index within the current epoch
@@ -180,6 +187,10 @@ class Trainer:
         errG.backward()
         D_G_z2 = output.float().mean().item()
         self.optimizerG.step()
+        if self.netG_ema is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_(list(self.netG_ema.parameters()), list(netG.parameters()),
+                                     1.0 - self.config.ema_decay)
 
         loss_d, loss_g = errD.item(), errG.item()
         if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
@@ -224,6 +235,7 @@ class Trainer:
             "fixed_noise": self.fixed_noise,
             # a copy of the position, hashed with the rest, so an edited config.json cannot shift it unnoticed
             "position": self._position(),
+            **({"netG_ema": self.netG_ema.state_dict()} if self.netG_ema is not None else {}),
         }
 
     def _position(self) -> dict[str, int]:
@@ -246,6 +258,12 @@ class Trainer:
             self.run_dir / "snapshots" / f"epoch_{epoch_number:03d}",
             self.netG, self.netD, self.model_config, self.config, progress=self.progress(),
         )
+        if self.netG_ema is not None:
+            averaged = recalibrate_batchnorm(copy.deepcopy(self.netG_ema), seed=self.config.manual_seed + epoch_number)
+            save_checkpoint(
+                self.run_dir / EMA_FOLDER / "snapshots" / f"epoch_{epoch_number:03d}",
+                averaged, self.netD, self.model_config, self.config, progress=self.progress(),
+            )
 
     def _write_history(self) -> None:
         text = "".join(json.dumps(row) + "\n" for row in self.history)
@@ -283,6 +301,8 @@ class Trainer:
             self.noise_gen.set_state(state["noise_rng"])
             # checkpoints written before the position was recorded in the training state have none
             fixed_noise, self._saved_position = state["fixed_noise"], state.get("position")
+            if self.netG_ema is not None:
+                self.netG_ema.load_state_dict(state["netG_ema"])
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
             raise CheckpointError(f"{path}: does not hold this run's optimizer and noise state ({exc!r})") from exc
         expected = tuple(self.fixed_noise.shape)
@@ -351,6 +371,29 @@ class Trainer:
                     break
             bar.close()
         print(f"Done: {self.step} steps, {self.epoch} epochs complete. Run folder: {self.run_dir}", flush=True)
+
+
+def recalibrate_batchnorm(netG: Generator, seed: int) -> Generator:
+    """Re-estimate BatchNorm's running statistics for netG's own weights, then switch it to eval mode.
+
+    An averaged G has weights no single step had, so the statistics the raw G tracked do not fit it; these are
+    the exact mean and variance over a fixed set of latent vectors (momentum None: a cumulative average).
+    """
+    batches, size = BATCHNORM_CALIBRATION
+    noise = torch.randn(batches * size, netG.config.nz, 1, 1, generator=torch.Generator().manual_seed(seed))
+    norms = [m for m in netG.modules() if isinstance(m, nn.BatchNorm2d)]
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    netG.train()
+    device = next(netG.parameters()).device
+    with torch.no_grad():
+        for chunk in noise.split(size):
+            netG(chunk.to(device))
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    return netG.eval()
 
 
 def _epoch_batches(loader: Any, epoch: int, start_batch: int):
@@ -427,7 +470,8 @@ def train(
         if newest_checkpoint(run_dir) is not None:
             raise SystemExit(f"{run_dir} already holds a training run: use --resume {run_dir}, or another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
-    for folder in (run_dir, run_dir / "checkpoints", run_dir / "snapshots", run_dir / "progress"):
+    for folder in (run_dir, run_dir / "checkpoints", run_dir / "snapshots", run_dir / "progress",
+                   run_dir / EMA_FOLDER / "snapshots"):
         remove_interrupted_writes(folder)  # left by a kill during a write: never read, only taking space
     atomic_write_json(run_dir / "config.json", {
         "model": config_to_dict(model_config), "training": config_to_dict(train_config),
@@ -456,6 +500,8 @@ _HELP = {
     "keep_checkpoints": "newest step checkpoints to keep", "max_steps": "stop after this many steps (0: no limit)",
     "real_label": "target for real images; 0.9 is one-sided label smoothing (course: 1.0)",
     "fake_label": "target for fake images (course: 0.0)", "fixed_noise_size": "images in the progress grid",
+    "ema_decay": "also keep an exponential moving average of G's weights, e.g. 0.999, snapshotted under "
+    "RUN/ema/snapshots (0: off, the course)",
 }
 _FLAG_NAMES = {"num_epochs": "epochs", "manual_seed": "seed"}
 

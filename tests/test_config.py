@@ -45,6 +45,8 @@ def test_model_sizes_must_be_positive_integers(field, value):
         ({"save_every": 0}, "save_every"),
         ({"max_steps": -1}, "max_steps"),
         ({"real_label": 0.0}, "labels"),
+        ({"ema_decay": 1.0}, "ema_decay"),
+        ({"ema_decay": -0.5}, "ema_decay"),
     ],
 )
 def test_train_config_rejects_bad_values_by_name(overrides, names):

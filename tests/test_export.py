@@ -75,6 +75,26 @@ def test_export_errors(run_dir, tmp_path):
         export(run_dir, tmp_path / "d")
 
 
+def test_export_of_the_averaged_generator(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, run_dir):
+    folder = tmp_path / "ema-run"
+    train(tiny_model_config, tiny_train_config(num_epochs=3, ema_decay=0.9), folder, loader=tiny_loader,
+          show_progress=False)
+    out = export(folder, tmp_path / "out", snapshot_epochs=[1], ema=True)
+    averaged = gan_core.load(folder / "ema" / "snapshots" / "epoch_003")
+    assert _same_outputs(gan_core.load(out), averaged, tiny_model_config.nz)
+    assert not _same_outputs(gan_core.load(out), gan_core.load(folder / "snapshots" / "epoch_003"),
+                             tiny_model_config.nz)
+    z = torch.randn(4, tiny_model_config.nz, 1, 1, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        snapshot = gan_core.load(out / "snapshots" / "epoch_001")(z)
+        assert torch.allclose(snapshot, gan_core.load(folder / "ema" / "snapshots" / "epoch_001")(z), atol=2e-2)
+        assert not torch.allclose(snapshot, gan_core.load(folder / "snapshots" / "epoch_001")(z), atol=2e-2)
+    assert read_config(out)["progress"]["generator"] == "ema"
+    assert "exponential moving average" in (out / "README.md").read_text()
+    with pytest.raises(CheckpointError, match="--ema-decay"):
+        export(run_dir, tmp_path / "no-ema", ema=True)
+
+
 def test_force_keeps_evaluation_files(run_dir, tmp_path):
     out = export(run_dir, tmp_path / "app")
     (out / "evaluation.json").write_text(json.dumps({"kept": True}))

@@ -15,6 +15,7 @@ import gan_core.train as train_module
 from gan_core.checkpoint import CheckpointError, load, load_training_state, newest_checkpoint, read_config
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.data import MNIST_FILES, InMemoryLoader
+from gan_core.models import build_models
 from gan_core.train import TrainingDiverged, build_parser, main, read_history, train
 from tests.conftest import REPO_ROOT, TINY_BATCHES_PER_EPOCH
 
@@ -204,6 +205,62 @@ def test_bf16_autocast_trains(tmp_path, tiny_model_config, tiny_train_config, ti
     assert all(torch.isfinite(p).all() for p in result.netG.parameters())
     assert result.netG.main[0].weight.dtype == torch.float32  # autocast: the weights themselves stay fp32
     assert load(tmp_path).main[0].weight.dtype == torch.float32
+
+
+# --- the averaged generator (--ema-decay) -----------------------------------------------------------------
+
+
+def test_ema_averages_g_and_leaves_training_unchanged(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
+    plain = _train(tmp_path / "plain", tiny_model_config, tiny_train_config(), tiny_loader)
+    averaged = _train(tmp_path / "ema", tiny_model_config, tiny_train_config(ema_decay=0.9), tiny_loader)
+    _assert_same_state(plain, averaged)  # the average never feeds back into the networks being trained
+    assert averaged.history == plain.history
+    assert not (tmp_path / "plain" / "ema").exists()
+    assert sorted(p.name for p in (tmp_path / "ema" / "ema" / "snapshots").iterdir()) == ["epoch_001", "epoch_002"]
+
+
+def test_ema_after_one_step_is_the_decayed_mix_of_start_and_trained_weights(
+    tmp_path, tiny_model_config, tiny_train_config, tiny_loader
+):
+    decay = 0.9
+    start = build_models(tiny_model_config, seed=7)[0].state_dict()
+    _train(tmp_path, tiny_model_config, tiny_train_config(ema_decay=decay, max_steps=1), tiny_loader)
+    folder = newest_checkpoint(tmp_path)
+    trained = load(folder).state_dict()
+    ema = load_training_state(folder, read_config(folder))["netG_ema"]
+    for name, value in start.items():
+        if value.dtype.is_floating_point and "running" not in name:
+            assert torch.allclose(ema[name], decay * value + (1 - decay) * trained[name], atol=1e-6), name
+            assert not torch.allclose(ema[name], trained[name]), name
+
+
+def test_ema_snapshot_batchnorm_statistics_fit_its_own_weights(
+    tmp_path, tiny_model_config, tiny_train_config, tiny_loader
+):
+    _train(tmp_path, tiny_model_config, tiny_train_config(ema_decay=0.9), tiny_loader)
+    netG = load(tmp_path / "ema" / "snapshots" / "epoch_002")
+    batches, size = train_module.BATCHNORM_CALIBRATION
+    noise = torch.randn(batches * size, tiny_model_config.nz, 1, 1, generator=torch.Generator().manual_seed(7 + 2))
+    with torch.no_grad():
+        first_conv = netG.main[0](noise)
+    assert torch.allclose(netG.main[1].running_mean, first_conv.mean(dim=(0, 2, 3)), atol=1e-5)
+    raw = load(tmp_path / "snapshots" / "epoch_002")
+    assert not torch.allclose(raw.main[1].running_mean, netG.main[1].running_mean, atol=1e-3)
+
+
+def test_resume_keeps_the_average(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
+    config = dict(num_epochs=3, ema_decay=0.9)
+    _train(tmp_path / "whole", tiny_model_config, tiny_train_config(max_steps=7, **config), tiny_loader)
+    _train(tmp_path / "split", tiny_model_config, tiny_train_config(max_steps=4, **config), tiny_loader)
+    _train(tmp_path / "split", tiny_model_config, tiny_train_config(max_steps=7, **config), tiny_loader, resume=True)
+    for run in ("whole", "split"):
+        assert (tmp_path / run / "ema" / "snapshots" / "epoch_002").is_dir()
+    whole = load(tmp_path / "whole" / "ema" / "snapshots" / "epoch_002").state_dict()
+    split = load(tmp_path / "split" / "ema" / "snapshots" / "epoch_002").state_dict()
+    assert all(torch.equal(whole[name], split[name]) for name in whole)
+    folders = [tmp_path / run / "checkpoints" / "step_0000007" for run in ("whole", "split")]
+    whole_ema, split_ema = (load_training_state(folder, read_config(folder))["netG_ema"] for folder in folders)
+    assert all(torch.equal(whole_ema[name], split_ema[name]) for name in whole_ema)
 
 
 # --- resume equals an uninterrupted run ----------------------------------------------------------------
