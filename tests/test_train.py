@@ -15,7 +15,6 @@ import gan_core.train as train_module
 from gan_core.checkpoint import CheckpointError, load, load_training_state, newest_checkpoint, read_config
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.data import MNIST_FILES, InMemoryLoader
-from gan_core.models import build_models
 from gan_core.train import TrainingDiverged, build_parser, main, read_history, train
 from tests.conftest import REPO_ROOT, TINY_BATCHES_PER_EPOCH
 
@@ -219,19 +218,23 @@ def test_ema_averages_g_and_leaves_training_unchanged(tmp_path, tiny_model_confi
     assert sorted(p.name for p in (tmp_path / "ema" / "ema" / "snapshots").iterdir()) == ["epoch_001", "epoch_002"]
 
 
-def test_ema_after_one_step_is_the_decayed_mix_of_start_and_trained_weights(
+def test_ema_is_bias_corrected_first_step_weights_then_the_decayed_mix(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader
 ):
     decay = 0.9
-    start = build_models(tiny_model_config, seed=7)[0].state_dict()
-    _train(tmp_path, tiny_model_config, tiny_train_config(ema_decay=decay, max_steps=1), tiny_loader)
-    folder = newest_checkpoint(tmp_path)
-    trained = load(folder).state_dict()
-    ema = load_training_state(folder, read_config(folder))["netG_ema"]
-    for name, value in start.items():
+    _train(tmp_path, tiny_model_config, tiny_train_config(ema_decay=decay, max_steps=2, save_every=1), tiny_loader)
+    steps = [tmp_path / "checkpoints" / f"step_000000{n}" for n in (1, 2)]
+    (first, second), (ema_1, ema_2) = (
+        [load(folder).state_dict() for folder in steps],
+        [load_training_state(folder, read_config(folder))["netG_ema"] for folder in steps],
+    )
+    for name, value in first.items():
         if value.dtype.is_floating_point and "running" not in name:
-            assert torch.allclose(ema[name], decay * value + (1 - decay) * trained[name], atol=1e-6), name
-            assert not torch.allclose(ema[name], trained[name]), name
+            assert torch.equal(ema_1[name], value), name  # nothing of the random initial weights is left
+            # (1 - d) / (1 - d^2) = 1 / (1 + d): the second step weighs 1, the first d, normalised
+            expected = (decay * first[name] + second[name]) / (1 + decay)
+            assert torch.allclose(ema_2[name], expected, atol=1e-6), name
+            assert not torch.allclose(ema_2[name], second[name]), name
 
 
 def test_ema_snapshot_batchnorm_statistics_fit_its_own_weights(
