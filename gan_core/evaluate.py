@@ -1,8 +1,9 @@
 """How good is a generator? Metrics in the feature space of the shipped MNIST classifier.
 
-For N seeded samples against the 10,000 MNIST test images:
+For N seeded samples against the 10,000 MNIST test images, resized to the generator's image size as training
+resizes them, so that real and generated digits reach the classifier through the same resize:
 - FD: Frechet distance of penultimate-layer features (float64, a small epsilon on each covariance), read
-  against the floor: the same distance between 10,000 real training images and the test set.
+  against the floor: the same distance between 10,000 real training images (at that size) and the test set.
 - KID: unbiased squared MMD with the cubic polynomial kernel, mean and spread over random subsets.
 - MNIST score: exp(E[KL(p(y|x) || p(y))]); 10 is the maximum, real digits score about 9.9.
 - Class coverage: the predicted-digit histogram, its KL divergence from the test labels' frequencies, the
