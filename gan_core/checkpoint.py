@@ -78,6 +78,18 @@ def atomic_write_json(path: str | Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def round_floats(value: Any, digits: int = 6) -> Any:
+    """Every float in nested dicts and lists to `digits` significant digits: JSON that stays readable and free of
+    last-bit noise."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: round_floats(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [round_floats(v, digits) for v in value]
+    return value
+
+
 def remove_interrupted_writes(folder: str | Path) -> int:
     """Delete the temporary files and staging folders (hidden, *.tmp) that a kill during a write leaves behind."""
     removed = 0

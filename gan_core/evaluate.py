@@ -38,6 +38,7 @@ from gan_core.checkpoint import (
     load,
     read_config,
     resolve_checkpoint_folder,
+    round_floats,
 )
 from gan_core.classifier import (
     DEFAULT_FOLDER,
@@ -351,17 +352,6 @@ def epochs_plot_png(report: dict) -> bytes:
 # --- command line --------------------------------------------------------------------------------------
 
 
-def _round(value: Any) -> Any:
-    """6 significant digits: the JSON stays readable and free of last-bit noise."""
-    if isinstance(value, float):
-        return float(f"{value:.6g}")
-    if isinstance(value, dict):
-        return {k: _round(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_round(v) for v in value]
-    return value
-
-
 def summary(result: dict, floor: dict) -> str:
     c = result["coverage"]
     kid, kid_floor = result["kid"], floor["kid"]
@@ -409,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         evaluator = Evaluator.create(args.classifier, args.data_dir, args.floor_images)
         if args.epochs is not None:
-            report = _round(evaluate_epochs(evaluator, args.epochs, args.samples, args.seed, args.batch_size))
+            report = round_floats(evaluate_epochs(evaluator, args.epochs, args.samples, args.seed, args.batch_size))
             out = args.out or args.epochs / f"{EPOCH_REPORT_STEM}.json"
             atomic_write_json(out, report)
             atomic_write_text(out.with_suffix(".md"), epochs_markdown(report))
@@ -417,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             print(epochs_markdown(report))
             print(f"wrote {out}, {out.with_suffix('.md')} and {out.with_suffix('.png')}")
         else:
-            result = _round(evaluator.checkpoint(args.checkpoint, args.samples, args.seed, args.batch_size))
+            result = round_floats(evaluator.checkpoint(args.checkpoint, args.samples, args.seed, args.batch_size))
             out = args.out or args.checkpoint / "evaluation.json"
             atomic_write_json(out, result)
             print(summary(result, result["floor"]))

@@ -27,6 +27,7 @@ from gan_core.checkpoint import (
     load_state_dict_into,
     newest_checkpoint,
     read_config,
+    round_floats,
     save_checkpoint,
 )
 from gan_core.models import Discriminator, Generator
@@ -97,7 +98,8 @@ def export(
                     weights_dtype=weights_dtype)
 
     history = [row for row in read_history(run_dir) if row["step"] <= step]
-    atomic_write_text(out_dir / HISTORY_FILE, "".join(json.dumps(row) + "\n" for row in history))
+    # 4 significant digits are all a curve needs, and keep the folder small (the run keeps full precision)
+    atomic_write_text(out_dir / HISTORY_FILE, "".join(json.dumps(round_floats(row, 4)) + "\n" for row in history))
     for number, png in epoch_folders(run_dir, "progress").items():
         if number <= exported_epoch:
             atomic_write_bytes(out_dir / "progress" / png.name, png.read_bytes())
