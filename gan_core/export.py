@@ -11,11 +11,13 @@ afterwards and export again with --force (or ``--card-only``) to put the measure
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from gan_core.card import write_model_card
 from gan_core.checkpoint import (
@@ -48,6 +50,20 @@ def epoch_folders(folder: str | Path, kind: str = "snapshots") -> dict[int, Path
         if stem.startswith("epoch_") and stem[6:].isdigit():
             found[int(stem[6:])] = path
     return dict(sorted(found.items()))
+
+
+def grayscale_png(data: bytes) -> bytes:
+    """The same picture as an 8-bit grayscale PNG when its three channels are equal (torchvision's grids of MNIST
+    digits are): lossless, and about a third of the bytes."""
+    with Image.open(io.BytesIO(data)) as image:
+        if image.mode != "RGB":
+            return data
+        red, green, blue = image.split()
+        if red.tobytes() != green.tobytes() or red.tobytes() != blue.tobytes():
+            return data
+        buffer = io.BytesIO()
+        red.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue() if buffer.tell() < len(data) else data
 
 
 def _source_folder(run_dir: Path, epoch: int | None) -> Path:
@@ -102,7 +118,7 @@ def export(
     atomic_write_text(out_dir / HISTORY_FILE, "".join(json.dumps(round_floats(row, 4)) + "\n" for row in history))
     for number, png in epoch_folders(run_dir, "progress").items():
         if number <= exported_epoch:
-            atomic_write_bytes(out_dir / "progress" / png.name, png.read_bytes())
+            atomic_write_bytes(out_dir / "progress" / png.name, grayscale_png(png.read_bytes()))
     snapshots = epoch_folders(snapshot_root)
     for number in snapshot_epochs or []:
         if number not in snapshots or number >= exported_epoch:

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from PIL import Image
 
 import gan_core
 from gan_core.checkpoint import CheckpointError, read_config
@@ -34,6 +35,12 @@ def test_export_writes_the_app_folder(run_dir, tmp_path, tiny_model_config):
     for name in ("generator.safetensors", "discriminator.safetensors", "config.json", "history.jsonl", "README.md"):
         assert (out / name).is_file(), name
     assert sorted(p.name for p in (out / "progress").iterdir()) == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
+    for name in ("epoch_001.png", "epoch_003.png"):  # the same pixels, one channel instead of three
+        with Image.open(out / "progress" / name) as exported, Image.open(run_dir / "progress" / name) as original:
+            assert exported.mode == "L" and original.mode == "RGB"
+            assert exported.tobytes() == original.convert("L").tobytes()
+            assert original.tobytes() == exported.convert("RGB").tobytes()
+        assert (out / "progress" / name).stat().st_size < (run_dir / "progress" / name).stat().st_size
     exported, original = read_history(out), read_history(run_dir)
     assert [row.keys() for row in exported] == [row.keys() for row in original]
     for row, full in zip(exported, original):
