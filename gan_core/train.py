@@ -6,7 +6,8 @@
     python -m gan_core.train --dry-run                          # a few steps on fake data
 
 A run folder holds config.json, history.jsonl (one line per step), progress/epoch_NNN.png (the fixed-noise
-grid), checkpoints/step_NNNNNNN/ (the newest few) and snapshots/epoch_NNN/ (weights at each epoch end).
+grid), checkpoints/step_NNNNNNN/ (the newest few) and snapshots/epoch_NNN/ (weights at each epoch end); with
+--ema-decay also ema/snapshots/epoch_NNN/ (the averaged generator).
 """
 
 from __future__ import annotations
