@@ -35,7 +35,7 @@ from gan_core.checkpoint import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
-    load,
+    load_network,
     read_config,
     resolve_checkpoint_folder,
     round_floats,
@@ -51,6 +51,7 @@ from gan_core.classifier import (
 from gan_core.data import mnist_labels, mnist_uint8, resize_uint8, to_model_range
 from gan_core.export import epoch_folders
 from gan_core.latent import generate, validate_seed, z_batch
+from gan_core.models import Generator
 
 COVARIANCE_EPSILON = 1e-6
 KID_SUBSETS = 100
@@ -268,7 +269,7 @@ class Evaluator:
     def checkpoint(self, path: str | Path, samples: int = 10_000, seed: int = 0, batch_size: int = 500) -> dict:
         folder = resolve_checkpoint_folder(path)
         config = read_config(folder)
-        netG = load(folder)
+        netG = load_network(Generator, folder, GENERATOR_FILE, config)
         reference = self.reference(netG.config.image_size)
         result = evaluate_generator(netG, self.classifier, reference, samples, seed, batch_size)
         return {

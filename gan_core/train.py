@@ -28,6 +28,7 @@ from typing import Any
 import torch
 import torchvision.utils as vutils
 from torch import nn, optim
+from torch.optim.swa_utils import update_bn
 from tqdm import tqdm
 
 from gan_core.checkpoint import (
@@ -380,23 +381,12 @@ class Trainer:
 def recalibrate_batchnorm(netG: Generator, seed: int) -> Generator:
     """Re-estimate BatchNorm's running statistics for netG's own weights, then switch it to eval mode.
 
-    An averaged G has weights no single step had, so the statistics the raw G tracked do not fit it; these are
-    the exact mean and variance over a fixed set of latent vectors (momentum None: a cumulative average).
+    An averaged G has weights no single step had, so the statistics the raw G tracked do not fit it; update_bn
+    measures the exact mean and variance over a fixed set of latent vectors (a cumulative average).
     """
     batches, size = BATCHNORM_CALIBRATION
     noise = torch.randn(batches * size, netG.config.nz, 1, 1, generator=torch.Generator().manual_seed(seed))
-    norms = [m for m in netG.modules() if isinstance(m, nn.BatchNorm2d)]
-    momenta = [m.momentum for m in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    netG.train()
-    device = next(netG.parameters()).device
-    with torch.no_grad():
-        for chunk in noise.split(size):
-            netG(chunk.to(device))
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
+    update_bn(noise.split(size), netG, device=next(netG.parameters()).device)
     return netG.eval()
 
 

@@ -46,7 +46,8 @@ def test_export_writes_the_app_folder(run_dir, tmp_path, tiny_model_config):
     for row, full in zip(exported, original):
         for key, value in row.items():
             assert value == pytest.approx(full[key], rel=1e-3, abs=1e-9), key  # 4 significant digits
-            assert len(f"{value:g}".lstrip("-0.").replace(".", "").split("e")[0]) <= 4, (key, value)
+            if isinstance(value, float):
+                assert len(f"{value:g}".lstrip("-0.").replace(".", "").split("e")[0]) <= 4, (key, value)
     assert [row["step"] for row in read_history(out)] == list(range(1, 10))
 
     generator = gan_core.load(out)
