@@ -54,6 +54,9 @@ class TrainConfig:
     # course: 0 (off). 0.999 also keeps an exponential moving average of G's weights, snapshotted under ema/;
     # training itself is unchanged, so the raw snapshots stay the course's run
     ema_decay: float = 0.0
+    # course: 0 (off). N: both learning rates fall linearly to zero over the last N of num_epochs epochs
+    # (CycleGAN's n_epochs_decay), so G's weights settle instead of orbiting at full step size to the end
+    lr_decay_epochs: int = 0
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -73,6 +76,9 @@ class TrainConfig:
             raise ConfigError(f"max_steps must be 0 (no limit) or positive, got {self.max_steps!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay must be from 0 (off) up to (not including) 1, got {self.ema_decay!r}")
+        if not 0 <= self.lr_decay_epochs <= self.num_epochs:
+            raise ConfigError(f"lr_decay_epochs must be from 0 (off) to num_epochs ({self.num_epochs}), "
+                              f"got {self.lr_decay_epochs!r}")
         if not 0.0 <= self.fake_label < self.real_label <= 1.0:
             raise ConfigError("labels must satisfy 0 <= fake_label < real_label <= 1")
 

@@ -227,6 +227,22 @@ class Trainer:
             "or --real-label 0.9 (one-sided label smoothing)."
         )
 
+    def learning_rate(self, steps_per_epoch: int) -> float:
+        """The rate for the next step: cfg.lr, then with --lr-decay-epochs a straight line down towards zero."""
+        cfg = self.config
+        decay_steps = cfg.lr_decay_epochs * steps_per_epoch
+        steps_left = cfg.num_epochs * steps_per_epoch - self.step
+        if decay_steps == 0 or steps_left >= decay_steps:
+            return cfg.lr
+        return cfg.lr * max(steps_left, 0) / decay_steps
+
+    def _set_learning_rate(self, steps_per_epoch: int) -> None:
+        # Derived from the step alone, so a resumed run (even one extended with --epochs) needs no scheduler state
+        lr = self.learning_rate(steps_per_epoch)
+        for optimizer in (self.optimizerG, self.optimizerD):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
     # -- saving and resuming -----------------------------------------------------------------------------
 
     def progress(self) -> dict[str, Any]:
@@ -352,6 +368,7 @@ class Trainer:
             )
             tick, tick_images = time.perf_counter(), 0
             for real in _epoch_batches(loader, self.epoch, self.batch):
+                self._set_learning_rate(steps_per_epoch)
                 stats = self.train_step(real)
                 self.step += 1
                 self.batch += 1
@@ -494,9 +511,12 @@ _HELP = {
     "keep_checkpoints": "newest step checkpoints to keep", "max_steps": "stop after this many steps (0: no limit)",
     "real_label": "target for real images; 0.9 is one-sided label smoothing (course: 1.0)",
     "fake_label": "target for fake images (course: 0.0)", "fixed_noise_size": "images in the progress grid",
+    "lr_decay_epochs": "decay both learning rates linearly to zero over the last N epochs (0: off, the course); "
+    "may be set when resuming, to cool down a finished run with more --epochs",
     "ema_decay": "also keep an exponential moving average of G's weights, e.g. 0.999, snapshotted under "
     "RUN/ema/snapshots (0: off, the course)",
 }
+RESUME_OVERRIDES = ("num_epochs", "max_steps", "lr_decay_epochs")  # the settings a resumed run may change
 _FLAG_NAMES = {"num_epochs": "epochs", "manual_seed": "seed"}
 
 
@@ -509,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None, help="run folder to create (default: runs/mnist<size>)")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                         help="continue RUN_DIR from its newest checkpoint (its saved config is used; "
-                             "--epochs and --max-steps may be raised)")
+                             "--epochs and --max-steps may be raised, --lr-decay-epochs set)")
     parser.add_argument("--dry-run", action="store_true", help="a few steps on fake data: a smoke test")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     for config_cls in (ModelConfig, TrainConfig):
@@ -541,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
             check_fits_file(Generator, newest, GENERATOR_FILE, saved)
             check_fits_file(Discriminator, newest, DISCRIMINATOR_FILE, saved)
             model_config = saved["model_config"]
-            allowed = {k: v for k, v in _overrides(args, TrainConfig).items() if k in ("num_epochs", "max_steps")}
+            allowed = {k: v for k, v in _overrides(args, TrainConfig).items() if k in RESUME_OVERRIDES}
             train_config = replace(saved["train_config"], **allowed)
             train(model_config, train_config, args.resume, resume=True, show_progress=not args.no_progress)
             return 0

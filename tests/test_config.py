@@ -47,6 +47,8 @@ def test_model_sizes_must_be_positive_integers(field, value):
         ({"real_label": 0.0}, "labels"),
         ({"ema_decay": 1.0}, "ema_decay"),
         ({"ema_decay": -0.5}, "ema_decay"),
+        ({"lr_decay_epochs": -1}, "lr_decay_epochs"),
+        ({"lr_decay_epochs": 6, "num_epochs": 5}, "lr_decay_epochs"),
     ],
 )
 def test_train_config_rejects_bad_values_by_name(overrides, names):

@@ -266,6 +266,70 @@ def test_resume_keeps_the_average(tmp_path, tiny_model_config, tiny_train_config
     assert all(torch.equal(whole_ema[name], split_ema[name]) for name in whole_ema)
 
 
+# --- cooling down the learning rate (--lr-decay-epochs) ---------------------------------------------------
+
+
+def _learning_rates(monkeypatch) -> list[float]:
+    """The rate each optimizer step runs with, as the loop sets it."""
+    seen: list[float] = []
+    real_step = train_module.Trainer.train_step
+
+    def recording_step(self, real):
+        rates = {group["lr"] for opt in (self.optimizerG, self.optimizerD) for group in opt.param_groups}
+        assert len(rates) == 1  # G and D always share the rate
+        seen.append(rates.pop())
+        return real_step(self, real)
+
+    monkeypatch.setattr(train_module.Trainer, "train_step", recording_step)
+    return seen
+
+
+def test_lr_decay_falls_linearly_to_zero_over_the_last_epochs(
+    tmp_path, tiny_model_config, tiny_train_config, tiny_loader, monkeypatch
+):
+    seen = _learning_rates(monkeypatch)
+    _train(tmp_path, tiny_model_config, tiny_train_config(num_epochs=3, lr_decay_epochs=2, lr=6e-4), tiny_loader)
+    decay_steps = 2 * TINY_BATCHES_PER_EPOCH
+    expected = [6e-4] * TINY_BATCHES_PER_EPOCH + [6e-4 * left / decay_steps for left in range(decay_steps, 0, -1)]
+    assert seen == pytest.approx(expected, rel=1e-12)
+
+
+def test_without_lr_decay_the_rate_is_the_course_constant(
+    tmp_path, tiny_model_config, tiny_train_config, tiny_loader, monkeypatch
+):
+    seen = _learning_rates(monkeypatch)
+    _train(tmp_path, tiny_model_config, tiny_train_config(num_epochs=2), tiny_loader)
+    assert seen == [2e-4] * (2 * TINY_BATCHES_PER_EPOCH)
+
+
+def test_resume_mid_decay_is_bit_identical(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
+    config = dict(num_epochs=3, lr_decay_epochs=2)
+    whole = _train(tmp_path / "whole", tiny_model_config, tiny_train_config(**config), tiny_loader)
+    _train(tmp_path / "split", tiny_model_config, tiny_train_config(max_steps=5, **config), tiny_loader)
+    resumed = _train(tmp_path / "split", tiny_model_config, tiny_train_config(**config), tiny_loader, resume=True)
+    _assert_same_state(whole, resumed)
+    assert resumed.history == whole.history
+
+
+def test_a_finished_run_cools_down_when_resumed_with_more_epochs(tmp_path, mnist_root, capsys):
+    """The way the shipped 32x32 model got its last epochs: train, then --resume with --lr-decay-epochs."""
+    run = tmp_path / "run"
+    assert main(_tiny_args(mnist_root, run, "--epochs", "1", "--lr", "3e-4")) == 0
+    assert main(["--resume", str(run), "--epochs", "2", "--lr-decay-epochs", "1", "--no-progress"]) == 0
+    newest = newest_checkpoint(run)
+    config = read_config(newest)
+    assert config["train_config"].lr_decay_epochs == 1
+    assert config["train_config"].num_epochs == 2
+    steps_per_epoch = 5  # 40 images, batch 8
+    state = load_training_state(newest, config)
+    assert state["optimizerG"]["param_groups"][0]["lr"] == pytest.approx(3e-4 / steps_per_epoch)
+    assert [row["epoch"] for row in read_history(run)] == [1] * steps_per_epoch + [2] * steps_per_epoch
+    # a decay longer than the run is refused before anything is written
+    assert main(["--resume", str(run), "--epochs", "3", "--lr-decay-epochs", "4", "--no-progress"]) == 2
+    assert "lr_decay_epochs" in capsys.readouterr().err
+    assert newest_checkpoint(run) == newest
+
+
 # --- resume equals an uninterrupted run ----------------------------------------------------------------
 
 
