@@ -57,6 +57,9 @@ class TrainConfig:
     # course: 0 (off). N: both learning rates fall linearly to zero over the last N of num_epochs epochs
     # (CycleGAN's n_epochs_decay), so G's weights settle instead of orbiting at full step size to the end
     lr_decay_epochs: int = 0
+    # course: 0 (off). s: D sees its real and fake inputs plus Gaussian noise of std s (images are in [-1, 1]),
+    # falling linearly to 0 over the run, so the two distributions overlap and D cannot win outright early on
+    instance_noise: float = 0.0
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -76,6 +79,8 @@ class TrainConfig:
             raise ConfigError(f"max_steps must be 0 (no limit) or positive, got {self.max_steps!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay must be from 0 (off) up to (not including) 1, got {self.ema_decay!r}")
+        if not (math.isfinite(self.instance_noise) and 0.0 <= self.instance_noise <= 1.0):
+            raise ConfigError(f"instance_noise must be from 0 (off) to 1, got {self.instance_noise!r}")
         if not 0 <= self.lr_decay_epochs <= self.num_epochs:
             raise ConfigError(f"lr_decay_epochs must be from 0 (off) to num_epochs ({self.num_epochs}), "
                               f"got {self.lr_decay_epochs!r}")

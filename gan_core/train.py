@@ -144,13 +144,14 @@ class Trainer:
         self.epoch = 0  # current epoch (0-based)
         self.batch = 0  # next batch index within the current epoch
         self.history: list[dict[str, Any]] = []
+        self.steps_per_epoch = 0  # set by fit from its loader: the schedules below need the run's length
 
     # -- one step of the course's loop -------------------------------------------------------------------
 
     def train_step(self, real_cpu: torch.Tensor) -> dict[str, float]:
         netD, netG, criterion, device = self.netD, self.netG, self.criterion, self.device
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
-        real = real_cpu.to(device, memory_format=self.memory_format)
+        real = self._with_instance_noise(real_cpu.to(device, memory_format=self.memory_format))
         b_size = real.size(0)
 
         ############################
@@ -168,7 +169,7 @@ class Trainer:
         ## Train with all-fake batch
         noise = torch.randn(b_size, self.model_config.nz, 1, 1, generator=self.noise_gen).to(device)
         with autocast:
-            fake = netG(noise)
+            fake = self._with_instance_noise(netG(noise))
         output = self.discriminate(fake.detach()).view(-1)
         label.fill_(self.fake_label)
         self._stop_if_not_finite(output, "D(G(z)) in the D step")
@@ -227,18 +228,31 @@ class Trainer:
             "or --real-label 0.9 (one-sided label smoothing)."
         )
 
-    def learning_rate(self, steps_per_epoch: int) -> float:
+    def _with_instance_noise(self, images: torch.Tensor) -> torch.Tensor:
+        """What D sees: the images plus N(0, s^2) noise, s falling linearly from --instance-noise to 0 over the run
+        (Sonderby et al. 2016). Off, nothing is drawn, so the course's noise stream is untouched."""
+        if not self.config.instance_noise:
+            return images
+        std = self.config.instance_noise * (1.0 - self._fraction_done())
+        noise = torch.randn(images.shape, generator=self.noise_gen).to(images.device, images.dtype)
+        return images + std * noise
+
+    def _fraction_done(self) -> float:
+        total = self.config.num_epochs * self.steps_per_epoch
+        return min(self.step / total, 1.0) if total else 0.0
+
+    def learning_rate(self) -> float:
         """The rate for the next step: cfg.lr, then with --lr-decay-epochs a straight line down towards zero."""
         cfg = self.config
-        decay_steps = cfg.lr_decay_epochs * steps_per_epoch
-        steps_left = cfg.num_epochs * steps_per_epoch - self.step
+        decay_steps = cfg.lr_decay_epochs * self.steps_per_epoch
+        steps_left = cfg.num_epochs * self.steps_per_epoch - self.step
         if decay_steps == 0 or steps_left >= decay_steps:
             return cfg.lr
         return cfg.lr * max(steps_left, 0) / decay_steps
 
-    def _set_learning_rate(self, steps_per_epoch: int) -> None:
+    def _set_learning_rate(self) -> None:
         # Derived from the step alone, so a resumed run (even one extended with --epochs) needs no scheduler state
-        lr = self.learning_rate(steps_per_epoch)
+        lr = self.learning_rate()
         for optimizer in (self.optimizerG, self.optimizerD):
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -354,7 +368,7 @@ class Trainer:
 
     def fit(self, loader: InMemoryLoader | Any, show_progress: bool = True) -> None:
         cfg = self.config
-        steps_per_epoch = len(loader)
+        steps_per_epoch = self.steps_per_epoch = len(loader)
         max_steps = cfg.max_steps or math.inf
         print(
             f"Training {self.model_config.image_size}x{self.model_config.image_size} DCGAN on {self.device} "
@@ -368,7 +382,7 @@ class Trainer:
             )
             tick, tick_images = time.perf_counter(), 0
             for real in _epoch_batches(loader, self.epoch, self.batch):
-                self._set_learning_rate(steps_per_epoch)
+                self._set_learning_rate()
                 stats = self.train_step(real)
                 self.step += 1
                 self.batch += 1
@@ -513,6 +527,8 @@ _HELP = {
     "fake_label": "target for fake images (course: 0.0)", "fixed_noise_size": "images in the progress grid",
     "lr_decay_epochs": "decay both learning rates linearly to zero over the last N epochs (0: off, the course); "
     "may be set when resuming, to cool down a finished run with more --epochs",
+    "instance_noise": "std of Gaussian noise added to D's inputs, falling linearly to 0 over the run, e.g. 0.1 "
+    "(0: off, the course)",
     "ema_decay": "also keep an exponential moving average of G's weights, e.g. 0.999, snapshotted under "
     "RUN/ema/snapshots (0: off, the course)",
 }

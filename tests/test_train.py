@@ -330,6 +330,31 @@ def test_a_finished_run_cools_down_when_resumed_with_more_epochs(tmp_path, mnist
     assert newest_checkpoint(run) == newest
 
 
+# --- instance noise (--instance-noise) ----------------------------------------------------------------------
+
+
+def test_instance_noise_falls_linearly_to_zero_over_the_run(tiny_model_config, tiny_train_config, tmp_path):
+    trainer = train_module.Trainer(tiny_model_config, tiny_train_config(num_epochs=4, instance_noise=0.2), tmp_path)
+    trainer.steps_per_epoch = 10
+    images = torch.zeros(200_000)
+    for step, std in ((0, 0.2), (20, 0.1), (30, 0.05), (40, 0.0)):
+        trainer.step = step
+        assert trainer._with_instance_noise(images).std().item() == pytest.approx(std, rel=0.02, abs=1e-9)
+
+
+def test_instance_noise_reaches_d_and_resumes_bit_identically(
+    tmp_path, tiny_model_config, tiny_train_config, tiny_loader
+):
+    plain = _train(tmp_path / "plain", tiny_model_config, tiny_train_config(num_epochs=3), tiny_loader)
+    config = dict(num_epochs=3, instance_noise=0.3)
+    whole = _train(tmp_path / "whole", tiny_model_config, tiny_train_config(**config), tiny_loader)
+    assert [row["d_x"] for row in whole.history] != [row["d_x"] for row in plain.history]
+    _train(tmp_path / "split", tiny_model_config, tiny_train_config(max_steps=4, **config), tiny_loader)
+    resumed = _train(tmp_path / "split", tiny_model_config, tiny_train_config(**config), tiny_loader, resume=True)
+    _assert_same_state(whole, resumed)
+    assert resumed.history == whole.history
+
+
 # --- resume equals an uninterrupted run ----------------------------------------------------------------
 
 
