@@ -58,7 +58,7 @@ class TrainConfig:
     # (CycleGAN's n_epochs_decay), so G's weights settle instead of orbiting at full step size to the end
     lr_decay_epochs: int = 0
     # course: 0 (off). s: D sees its real and fake inputs plus Gaussian noise of std s (images are in [-1, 1]),
-    # falling linearly to 0 over the run, so the two distributions overlap and D cannot win outright early on
+    # falling linearly to 0 over the run, so that the two distributions overlap for D while they are far apart
     instance_noise: float = 0.0
 
     def __post_init__(self) -> None:
