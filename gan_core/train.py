@@ -237,15 +237,18 @@ class Trainer:
         noise = torch.randn(images.shape, generator=self.noise_gen).to(images.device, images.dtype)
         return images + std * noise
 
+    def _total_steps(self) -> int:
+        return self.config.num_epochs * self.steps_per_epoch
+
     def _fraction_done(self) -> float:
-        total = self.config.num_epochs * self.steps_per_epoch
+        total = self._total_steps()
         return min(self.step / total, 1.0) if total else 0.0
 
     def learning_rate(self) -> float:
         """The rate for the next step: cfg.lr, then with --lr-decay-epochs a straight line down towards zero."""
         cfg = self.config
         decay_steps = cfg.lr_decay_epochs * self.steps_per_epoch
-        steps_left = cfg.num_epochs * self.steps_per_epoch - self.step
+        steps_left = self._total_steps() - self.step
         if decay_steps == 0 or steps_left >= decay_steps:
             return cfg.lr
         return cfg.lr * max(steps_left, 0) / decay_steps
