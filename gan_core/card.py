@@ -65,7 +65,7 @@ def write_model_card(folder: str | Path) -> Path:
     ]
     lines += [f"| {key} | {value} |" for key, value in model.items()]
     for key in ("batch_size", "lr", "beta1", "manual_seed", "real_label", "fake_label", "ema_decay", "num_epochs",
-                "lr_decay_epochs", "instance_noise", "precision"):
+                "lr_decay_epochs", "instance_noise", "r1_gamma", "precision"):
         if key in training:
             lines.append(f"| {key} | {training[key]} |")
     lines += [

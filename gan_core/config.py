@@ -60,6 +60,9 @@ class TrainConfig:
     # course: 0 (off). s: D sees its real and fake inputs plus Gaussian noise of std s (images are in [-1, 1]),
     # falling linearly to 0 over the run, so that the two distributions overlap for D while they are far apart
     instance_noise: float = 0.0
+    # course: 0 (off). gamma: D's loss on real images gains gamma/2 * |grad_x logit D(x)|^2 (R1, Mescheder et al.
+    # 2018), which keeps D from sharpening its decision around the real digits faster than G can follow
+    r1_gamma: float = 0.0
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -81,6 +84,8 @@ class TrainConfig:
             raise ConfigError(f"ema_decay must be from 0 (off) up to (not including) 1, got {self.ema_decay!r}")
         if not (math.isfinite(self.instance_noise) and 0.0 <= self.instance_noise <= 1.0):
             raise ConfigError(f"instance_noise must be from 0 (off) to 1, got {self.instance_noise!r}")
+        if not (math.isfinite(self.r1_gamma) and self.r1_gamma >= 0.0):
+            raise ConfigError(f"r1_gamma must be 0 (off) or a positive number, got {self.r1_gamma!r}")
         if not 0 <= self.lr_decay_epochs <= self.num_epochs:
             raise ConfigError(f"lr_decay_epochs must be from 0 (off) to num_epochs ({self.num_epochs}), "
                               f"got {self.lr_decay_epochs!r}")

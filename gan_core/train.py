@@ -160,10 +160,14 @@ class Trainer:
         ## Train with all-real batch
         netD.zero_grad()
         label = torch.full((b_size,), self.real_label, dtype=torch.float, device=device)
-        output = self.discriminate(real).view(-1)
+        r1_gamma = self.config.r1_gamma
+        if r1_gamma:
+            real = real.detach().requires_grad_(True)  # a new handle: the caller's batch stays untouched
+        logits = self.discriminator_logits(real)
+        output = self.netD.main[-1](logits).view(-1)
         self._stop_if_not_finite(output, "D(x)")
         errD_real = criterion(output.float(), label)
-        errD_real.backward()
+        (errD_real + self._r1_penalty(real, logits) if r1_gamma else errD_real).backward()
         D_x = output.float().mean().item()
 
         ## Train with all-fake batch
@@ -204,17 +208,27 @@ class Trainer:
         return {"loss_d": loss_d, "loss_g": loss_g, "d_x": D_x, "d_g_z1": D_G_z1, "d_g_z2": D_G_z2}
 
     def discriminate(self, images: torch.Tensor) -> torch.Tensor:
-        """netD(images); in bf16 the closing Sigmoid runs in fp32.
+        """netD(images), with the closing Sigmoid in fp32 (see discriminator_logits)."""
+        return self.netD.main[-1](self.discriminator_logits(images))
+
+    def discriminator_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """netD(images) before its Sigmoid, in fp32.
 
         A bf16 sigmoid rounds every logit above about 5.5 to exactly 1.0; BCELoss then clamps log(0) and D's
         gradients vanish. A 32x32 bf16 run froze that way for good in its second epoch (D(x) = D(G(z)) = 1.0,
         Loss_D = 100 on every later step), so autocast covers every layer but the last.
         """
         if self.precision != "bf16":
-            return self.netD(images)
+            return self.netD.main[:-1](images)
         with torch.autocast(self.device.type, dtype=torch.bfloat16):
             logits = self.netD.main[:-1](images)
-        return self.netD.main[-1](logits.float())
+        return logits.float()
+
+    def _r1_penalty(self, real: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """gamma/2 * E|grad_x logit D(x)|^2 over the real batch (Mescheder et al. 2018), kept in the graph so
+        that D's backward pass also flattens its own slope around the real digits."""
+        (slope,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
+        return 0.5 * self.config.r1_gamma * slope.float().pow(2).flatten(1).sum(1).mean()
 
     def _stop_if_not_finite(self, output: torch.Tensor, what: str) -> None:
         # BCELoss refuses NaN inputs with an obscure range error (a device assert on CUDA), so check first.
@@ -532,6 +546,7 @@ _HELP = {
     "may be set when resuming, to cool down a finished run with more --epochs",
     "instance_noise": "std of Gaussian noise added to D's inputs, falling linearly to 0 over the run, e.g. 0.1 "
     "(0: off, the course)",
+    "r1_gamma": "weight of the R1 gradient penalty on D's real images, e.g. 10 (0: off, the course)",
     "ema_decay": "also keep an exponential moving average of G's weights, e.g. 0.999, snapshotted under "
     "RUN/ema/snapshots (0: off, the course)",
 }

@@ -16,7 +16,7 @@ def test_defaults_are_the_course_hyperparameters():
     assert (train.batch_size, train.workers, train.lr, train.beta1) == (128, 2, 2e-4, 0.5)
     assert train.manual_seed == 999
     assert (train.real_label, train.fake_label) == (1.0, 0.0)
-    assert (train.ema_decay, train.lr_decay_epochs, train.instance_noise) == (0.0, 0, 0.0)  # every option off
+    assert (train.ema_decay, train.lr_decay_epochs, train.instance_noise, train.r1_gamma) == (0.0, 0, 0.0, 0.0)  # every option off
     assert train.data_dir == "./data"
 
 
@@ -51,6 +51,8 @@ def test_model_sizes_must_be_positive_integers(field, value):
         ({"lr_decay_epochs": -1}, "lr_decay_epochs"),
         ({"instance_noise": -0.1}, "instance_noise"),
         ({"instance_noise": float("nan")}, "instance_noise"),
+        ({"r1_gamma": -1.0}, "r1_gamma"),
+        ({"r1_gamma": float("inf")}, "r1_gamma"),
         ({"lr_decay_epochs": 6, "num_epochs": 5}, "lr_decay_epochs"),
     ],
 )

@@ -355,6 +355,52 @@ def test_instance_noise_reaches_d_and_resumes_bit_identically(
     assert resumed.history == whole.history
 
 
+# --- R1 gradient penalty (--r1-gamma) ----------------------------------------------------------------------
+
+
+def test_r1_penalty_is_half_gamma_times_the_squared_slope_of_ds_logit(tiny_model_config, tiny_train_config, tmp_path):
+    """Checked against central finite differences of the logit (not of the Sigmoid output), pixel by pixel."""
+    trainer = train_module.Trainer(tiny_model_config, tiny_train_config(r1_gamma=4.0), tmp_path)
+    netD = trainer.netD.double().eval()  # eval: each image's logit depends on that image alone
+    images = torch.randn(2, 1, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    real = images.clone().requires_grad_(True)
+    penalty = trainer._r1_penalty(real, trainer.discriminator_logits(real))
+
+    h, pixels = 1e-4, images[0].numel()
+    squared_slopes = []
+    with torch.no_grad():
+        for image in images:
+            bumps = torch.eye(pixels, dtype=torch.float64).view(pixels, 1, 32, 32) * h
+            up, down = netD.main[:-1](image + bumps).flatten(), netD.main[:-1](image - bumps).flatten()
+            squared_slopes.append((((up - down) / (2 * h)) ** 2).sum())
+    assert penalty.item() == pytest.approx(0.5 * 4.0 * torch.stack(squared_slopes).mean().item(), rel=1e-6)
+
+
+def test_r1_penalty_trains_d_only_and_resumes_bit_identically(
+    tmp_path, tiny_model_config, tiny_train_config, tiny_loader
+):
+    plain = _train(tmp_path / "plain", tiny_model_config, tiny_train_config(num_epochs=3), tiny_loader)
+    config = dict(num_epochs=3, r1_gamma=10.0)
+    whole = _train(tmp_path / "whole", tiny_model_config, tiny_train_config(**config), tiny_loader)
+    # Step 1 measures D(x), D(G(z)) and Loss_D (the course's BCE, without the penalty) before D's first update;
+    # G's D(G(z)) comes after it, so it already differs
+    first, first_plain = whole.history[0], plain.history[0]
+    assert [first[k] for k in ("d_x", "d_g_z1", "loss_d")] == [first_plain[k] for k in ("d_x", "d_g_z1", "loss_d")]
+    assert first["d_g_z2"] != first_plain["d_g_z2"]
+    _train(tmp_path / "split", tiny_model_config, tiny_train_config(max_steps=4, **config), tiny_loader)
+    resumed = _train(tmp_path / "split", tiny_model_config, tiny_train_config(**config), tiny_loader, resume=True)
+    _assert_same_state(whole, resumed)
+    assert resumed.history == whole.history
+
+
+def test_r1_penalty_leaves_the_callers_batch_alone(tiny_model_config, tiny_train_config, tmp_path):
+    trainer = train_module.Trainer(tiny_model_config, tiny_train_config(r1_gamma=10.0), tmp_path)
+    batch = torch.rand(8, 1, 32, 32) * 2 - 1
+    before = batch.clone()
+    trainer.train_step(batch)
+    assert not batch.requires_grad and torch.equal(batch, before)
+
+
 # --- resume equals an uninterrupted run ----------------------------------------------------------------
 
 
