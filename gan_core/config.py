@@ -61,7 +61,7 @@ class TrainConfig:
     # falling linearly to 0 over the run, so that the two distributions overlap for D while they are far apart
     instance_noise: float = 0.0
     # course: 0 (off). gamma: D's loss on real images gains gamma/2 * |grad_x logit D(x)|^2 (R1, Mescheder et al.
-    # 2018), which keeps D from sharpening its decision around the real digits faster than G can follow
+    # 2018), so that D cannot make its decision arbitrarily steep around the real digits
     r1_gamma: float = 0.0
 
     def __post_init__(self) -> None:
