@@ -228,7 +228,7 @@ class Trainer:
         """gamma/2 * E|grad_x logit D(x)|^2 over the real batch (Mescheder et al. 2018), kept in the graph so
         that D's backward pass also flattens its own slope around the real digits."""
         (slope,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
-        return 0.5 * self.config.r1_gamma * slope.float().pow(2).flatten(1).sum(1).mean()
+        return 0.5 * self.config.r1_gamma * slope.pow(2).flatten(1).sum(1).mean()
 
     def _stop_if_not_finite(self, output: torch.Tensor, what: str) -> None:
         # BCELoss refuses NaN inputs with an obscure range error (a device assert on CUDA), so check first.

@@ -16,7 +16,8 @@ def test_defaults_are_the_course_hyperparameters():
     assert (train.batch_size, train.workers, train.lr, train.beta1) == (128, 2, 2e-4, 0.5)
     assert train.manual_seed == 999
     assert (train.real_label, train.fake_label) == (1.0, 0.0)
-    assert (train.ema_decay, train.lr_decay_epochs, train.instance_noise, train.r1_gamma) == (0.0, 0, 0.0, 0.0)  # every option off
+    options = (train.ema_decay, train.lr_decay_epochs, train.instance_noise, train.r1_gamma)
+    assert options == (0.0, 0, 0.0, 0.0)  # every option off
     assert train.data_dir == "./data"
 
 

@@ -303,12 +303,8 @@ def test_without_lr_decay_the_rate_is_the_course_constant(
 
 
 def test_resume_mid_decay_is_bit_identical(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
-    config = dict(num_epochs=3, lr_decay_epochs=2)
-    whole = _train(tmp_path / "whole", tiny_model_config, tiny_train_config(**config), tiny_loader)
-    _train(tmp_path / "split", tiny_model_config, tiny_train_config(max_steps=5, **config), tiny_loader)
-    resumed = _train(tmp_path / "split", tiny_model_config, tiny_train_config(**config), tiny_loader, resume=True)
-    _assert_same_state(whole, resumed)
-    assert resumed.history == whole.history
+    _resumed_matches_whole(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, split_at=5, num_epochs=3,
+                           lr_decay_epochs=2)
 
 
 def test_a_finished_run_cools_down_when_resumed_with_more_epochs(tmp_path, mnist_root, capsys):
@@ -346,13 +342,9 @@ def test_instance_noise_reaches_d_and_resumes_bit_identically(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader
 ):
     plain = _train(tmp_path / "plain", tiny_model_config, tiny_train_config(num_epochs=3), tiny_loader)
-    config = dict(num_epochs=3, instance_noise=0.3)
-    whole = _train(tmp_path / "whole", tiny_model_config, tiny_train_config(**config), tiny_loader)
+    whole = _resumed_matches_whole(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, split_at=4,
+                                   num_epochs=3, instance_noise=0.3)
     assert [row["d_x"] for row in whole.history] != [row["d_x"] for row in plain.history]
-    _train(tmp_path / "split", tiny_model_config, tiny_train_config(max_steps=4, **config), tiny_loader)
-    resumed = _train(tmp_path / "split", tiny_model_config, tiny_train_config(**config), tiny_loader, resume=True)
-    _assert_same_state(whole, resumed)
-    assert resumed.history == whole.history
 
 
 # --- R1 gradient penalty (--r1-gamma) ----------------------------------------------------------------------
@@ -367,30 +359,26 @@ def test_r1_penalty_is_half_gamma_times_the_squared_slope_of_ds_logit(tiny_model
     penalty = trainer._r1_penalty(real, trainer.discriminator_logits(real))
 
     h, pixels = 1e-4, images[0].numel()
+    bumps = torch.eye(pixels, dtype=torch.float64).view(pixels, 1, 32, 32) * h  # one pixel moved per image
     squared_slopes = []
     with torch.no_grad():
         for image in images:
-            bumps = torch.eye(pixels, dtype=torch.float64).view(pixels, 1, 32, 32) * h
             up, down = netD.main[:-1](image + bumps).flatten(), netD.main[:-1](image - bumps).flatten()
             squared_slopes.append((((up - down) / (2 * h)) ** 2).sum())
     assert penalty.item() == pytest.approx(0.5 * 4.0 * torch.stack(squared_slopes).mean().item(), rel=1e-6)
 
 
-def test_r1_penalty_trains_d_only_and_resumes_bit_identically(
+def test_r1_penalty_changes_ds_update_not_its_loss_and_resumes_bit_identically(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader
 ):
     plain = _train(tmp_path / "plain", tiny_model_config, tiny_train_config(num_epochs=3), tiny_loader)
-    config = dict(num_epochs=3, r1_gamma=10.0)
-    whole = _train(tmp_path / "whole", tiny_model_config, tiny_train_config(**config), tiny_loader)
+    whole = _resumed_matches_whole(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, split_at=4,
+                                   num_epochs=3, r1_gamma=10.0)
     # Step 1 measures D(x), D(G(z)) and Loss_D (the course's BCE, without the penalty) before D's first update;
     # G's D(G(z)) comes after it, so it already differs
     first, first_plain = whole.history[0], plain.history[0]
     assert [first[k] for k in ("d_x", "d_g_z1", "loss_d")] == [first_plain[k] for k in ("d_x", "d_g_z1", "loss_d")]
     assert first["d_g_z2"] != first_plain["d_g_z2"]
-    _train(tmp_path / "split", tiny_model_config, tiny_train_config(max_steps=4, **config), tiny_loader)
-    resumed = _train(tmp_path / "split", tiny_model_config, tiny_train_config(**config), tiny_loader, resume=True)
-    _assert_same_state(whole, resumed)
-    assert resumed.history == whole.history
 
 
 def test_r1_penalty_leaves_the_callers_batch_alone(tiny_model_config, tiny_train_config, tmp_path):
@@ -406,6 +394,17 @@ def test_r1_penalty_leaves_the_callers_batch_alone(tiny_model_config, tiny_train
 
 def _train(folder, model_config, config, loader, resume=False):
     return train(model_config, config, folder, resume=resume, loader=loader, show_progress=False)
+
+
+def _resumed_matches_whole(tmp_path, model_config, make_config, loader, split_at, **config):
+    """Train `config` uninterrupted and, in another folder, to split_at steps then resumed: same weights, same
+    history. Returns the uninterrupted run."""
+    whole = _train(tmp_path / "whole", model_config, make_config(**config), loader)
+    _train(tmp_path / "split", model_config, make_config(max_steps=split_at, **config), loader)
+    resumed = _train(tmp_path / "split", model_config, make_config(**config), loader, resume=True)
+    _assert_same_state(whole, resumed)
+    assert resumed.history == whole.history
+    return whole
 
 
 @pytest.mark.parametrize("split_at", [2, 5])
