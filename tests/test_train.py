@@ -342,8 +342,8 @@ def test_instance_noise_reaches_d_and_resumes_bit_identically(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader
 ):
     plain = _train(tmp_path / "plain", tiny_model_config, tiny_train_config(num_epochs=3), tiny_loader)
-    whole = _resumed_matches_whole(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, split_at=4,
-                                   num_epochs=3, instance_noise=0.3)
+    whole, _ = _resumed_matches_whole(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, split_at=4,
+                                      num_epochs=3, instance_noise=0.3)
     assert [row["d_x"] for row in whole.history] != [row["d_x"] for row in plain.history]
 
 
@@ -372,8 +372,8 @@ def test_r1_penalty_changes_ds_update_not_its_loss_and_resumes_bit_identically(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader
 ):
     plain = _train(tmp_path / "plain", tiny_model_config, tiny_train_config(num_epochs=3), tiny_loader)
-    whole = _resumed_matches_whole(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, split_at=4,
-                                   num_epochs=3, r1_gamma=10.0)
+    whole, _ = _resumed_matches_whole(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, split_at=4,
+                                      num_epochs=3, r1_gamma=10.0)
     # Step 1 measures D(x), D(G(z)) and Loss_D (the course's BCE, without the penalty) before D's first update;
     # G's D(G(z)) comes after it, so it already differs
     first, first_plain = whole.history[0], plain.history[0]
@@ -398,27 +398,22 @@ def _train(folder, model_config, config, loader, resume=False):
 
 def _resumed_matches_whole(tmp_path, model_config, make_config, loader, split_at, **config):
     """Train `config` uninterrupted and, in another folder, to split_at steps then resumed: same weights, same
-    history. Returns the uninterrupted run."""
+    history. Returns both runs, uninterrupted first."""
     whole = _train(tmp_path / "whole", model_config, make_config(**config), loader)
-    _train(tmp_path / "split", model_config, make_config(max_steps=split_at, **config), loader)
+    _train(tmp_path / "split", model_config, make_config(**{**config, "max_steps": split_at}), loader)
     resumed = _train(tmp_path / "split", model_config, make_config(**config), loader, resume=True)
     _assert_same_state(whole, resumed)
     assert resumed.history == whole.history
-    return whole
+    return whole, resumed
 
 
 @pytest.mark.parametrize("split_at", [2, 5])
 def test_resume_after_max_steps_is_bit_identical(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, split_at):
     """Split at a regular save (2) and mid-epoch at a non-multiple of save_every (5); 3 batches per epoch."""
     total = 7
-    whole = _train(tmp_path / "whole", tiny_model_config, tiny_train_config(num_epochs=3, max_steps=total),
-                   tiny_loader)
-    _train(tmp_path / "split", tiny_model_config, tiny_train_config(num_epochs=3, max_steps=split_at), tiny_loader)
-    resumed = _train(tmp_path / "split", tiny_model_config, tiny_train_config(num_epochs=3, max_steps=total),
-                     tiny_loader, resume=True)
+    whole, resumed = _resumed_matches_whole(tmp_path, tiny_model_config, tiny_train_config, tiny_loader,
+                                            split_at=split_at, num_epochs=3, max_steps=total)
     assert (resumed.step, resumed.epoch) == (whole.step, whole.epoch) == (total, 2)
-    _assert_same_state(whole, resumed)
-    assert resumed.history == whole.history
     assert read_history(tmp_path / "split") == read_history(tmp_path / "whole")
     for name in ("step_0000006", "step_0000007"):
         whole_state = load_training_state(tmp_path / "whole" / "checkpoints" / name,
