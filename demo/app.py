@@ -59,7 +59,7 @@ from gan_core.latent import (  # noqa: E402
     validate_seed,
     z_from_seed,
 )
-from gan_core.train import HISTORY_FILE, read_history  # noqa: E402
+from gan_core.train import HISTORY_FILE, SHIPPED_HISTORY_FILE, history_file, read_history  # noqa: E402
 
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "mnist-dcgan-64"
 DEFAULT_SEED = 42
@@ -356,16 +356,18 @@ def _labelled_strip(items: list[tuple[str, torch.Tensor]], image_size: int) -> I
 
 
 def _training_curves(folder: Path) -> tuple[pd.DataFrame | None, str]:
-    """history.jsonl averaged down to about CURVE_POINTS steps per series, in long form for gr.LinePlot."""
-    if not (folder / HISTORY_FILE).exists():
-        return None, f"This checkpoint folder has no {HISTORY_FILE}, so there are no training curves to show."
+    """The training history averaged down to about CURVE_POINTS steps per series, in long form for gr.LinePlot."""
+    path = history_file(folder)
+    if path is None:
+        return None, (f"This checkpoint folder has no {HISTORY_FILE} or {SHIPPED_HISTORY_FILE}, so there are no "
+                      "training curves to show.")
     try:
         rows = read_history(folder)
         frame = pd.DataFrame(rows)[["step", *CURVES]]
     except (CheckpointError, ValueError, KeyError) as exc:
         return None, f"The training history could not be read: {exc}"
     if frame.empty:
-        return None, f"{folder / HISTORY_FILE} is empty."
+        return None, f"{path} is empty."
     bucket = max(1, math.ceil(len(frame) / CURVE_POINTS))
     frame = frame.groupby((frame["step"] - 1) // bucket).mean()
     long = frame.melt(id_vars="step", var_name="series", value_name="value")

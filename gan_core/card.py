@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.checkpoint import CONFIG_FILE, atomic_write_text
+from gan_core.train import history_file, read_history
 
 GENERATOR_KINDS = {"raw": "the trained weights at the end of the exported epoch",
                    "ema": "the exponential moving average of the trained weights (--ema-decay)"}
@@ -32,10 +33,9 @@ def _format(value: Any) -> str:
 
 
 def _history_summary(folder: Path) -> str:
-    path = folder / "history.jsonl"
-    if not path.exists():
+    if history_file(folder) is None:
         return "No training history in this folder."
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = read_history(folder)
     if not rows:
         return "The training history is empty."
     last = rows[-min(len(rows), 100):]

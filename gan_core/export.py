@@ -11,6 +11,7 @@ afterwards and export again with --force (or ``--card-only``) to put the measure
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import sys
@@ -25,7 +26,6 @@ from gan_core.checkpoint import (
     GENERATOR_FILE,
     CheckpointError,
     atomic_write_bytes,
-    atomic_write_text,
     load_state_dict_into,
     newest_checkpoint,
     read_config,
@@ -33,7 +33,7 @@ from gan_core.checkpoint import (
     save_checkpoint,
 )
 from gan_core.models import Discriminator, Generator
-from gan_core.train import EMA_FOLDER, HISTORY_FILE, read_history
+from gan_core.train import EMA_FOLDER, SHIPPED_HISTORY_FILE, read_history
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 KEPT_FILES = ("evaluation.json", "epochs.json", "epochs.md", "epochs.png", "notes.md")
@@ -115,7 +115,8 @@ def export(
 
     history = [row for row in read_history(run_dir) if row["step"] <= step]
     # 4 significant digits are all a curve needs, and keep the folder small (the run keeps full precision)
-    atomic_write_text(out_dir / HISTORY_FILE, "".join(json.dumps(round_floats(row, 4)) + "\n" for row in history))
+    text = "".join(json.dumps(round_floats(row, 4)) + "\n" for row in history)
+    atomic_write_bytes(out_dir / SHIPPED_HISTORY_FILE, gzip.compress(text.encode("utf-8"), mtime=0))
     for number, png in epoch_folders(run_dir, "progress").items():
         if number <= exported_epoch:
             atomic_write_bytes(out_dir / "progress" / png.name, grayscale_png(png.read_bytes()))

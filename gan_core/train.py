@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gzip
 import io
 import json
 import math
@@ -53,6 +54,9 @@ from gan_core.data import InMemoryLoader, fake_images, mnist, mnist_uint8
 from gan_core.models import Discriminator, Generator, build_models
 
 HISTORY_FILE = "history.jsonl"
+# An exported folder ships its history gzipped: one row per step is tens of thousands of rows, and checkpoints/
+# has a size budget. A run folder keeps the plain file, which training appends to.
+SHIPPED_HISTORY_FILE = HISTORY_FILE + ".gz"
 EMA_FOLDER = "ema"  # run_dir/ema/snapshots/epoch_NNN: the averaged generator, laid out like the run's own
 BATCHNORM_CALIBRATION = (10, 256)  # batches x images that re-estimate an averaged G's BatchNorm statistics
 
@@ -449,16 +453,28 @@ def _epoch_batches(loader: Any, epoch: int, start_batch: int):
             yield images
 
 
-def read_history(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The rows of history.jsonl ([] if there is none); CheckpointError naming the file if it is damaged."""
-    path = Path(run_dir) / HISTORY_FILE
-    if not path.exists() and not path.is_symlink():
+def history_file(folder: str | Path) -> Path | None:
+    """A run's history.jsonl or an exported folder's history.jsonl.gz, whichever the folder has (None: neither)."""
+    for name in (HISTORY_FILE, SHIPPED_HISTORY_FILE):
+        path = Path(folder) / name
+        if path.exists() or path.is_symlink():
+            return path
+    return None
+
+
+def read_history(folder: str | Path) -> list[dict[str, Any]]:
+    """The rows of the folder's history ([] if there is none); CheckpointError naming the file if it is damaged."""
+    path = history_file(folder)
+    if path is None:
         return []
     if not path.is_file():
         raise CheckpointError(f"{path}: expected a file of JSON lines, found something else")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+        if path.name == SHIPPED_HISTORY_FILE:
+            data = gzip.decompress(data)
+        lines = data.decode("utf-8").splitlines()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # gzip raises BadGzipFile (an OSError) or EOFError
         raise CheckpointError(f"{path}: cannot be read as text ({exc})") from exc
     rows = []
     for number, line in enumerate(lines, start=1):

@@ -1,5 +1,6 @@
 """Export: a training run folder -> the folder the app loads (weights, config, history, grids, snapshots, card)."""
 
+import gzip
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ from PIL import Image
 import gan_core
 from gan_core.checkpoint import CheckpointError, read_config
 from gan_core.export import export, main
-from gan_core.train import read_history, train
+from gan_core.train import SHIPPED_HISTORY_FILE, read_history, train
 from tests.conftest import REPO_ROOT
 
 
@@ -32,8 +33,9 @@ def _same_outputs(a, b, nz):
 
 def test_export_writes_the_app_folder(run_dir, tmp_path, tiny_model_config):
     out = export(run_dir, tmp_path / "app", snapshot_epochs=[1, 2])
-    for name in ("generator.safetensors", "discriminator.safetensors", "config.json", "history.jsonl", "README.md"):
+    for name in ("generator.safetensors", "discriminator.safetensors", "config.json", "history.jsonl.gz", "README.md"):
         assert (out / name).is_file(), name
+    assert not (out / "history.jsonl").exists()
     assert sorted(p.name for p in (out / "progress").iterdir()) == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
     for name in ("epoch_001.png", "epoch_003.png"):  # the same pixels, one channel instead of three
         with Image.open(out / "progress" / name) as exported, Image.open(run_dir / "progress" / name) as original:
@@ -66,6 +68,24 @@ def test_export_writes_the_app_folder(run_dir, tmp_path, tiny_model_config):
             assert torch.allclose(loaded(z), original(z), atol=2e-2)
     card = (out / "README.md").read_text()
     assert "32x32" in card and "gan_core.load" in card
+
+
+def test_exported_history_is_gzipped_the_same_bytes_every_time(run_dir, tmp_path):
+    first, second = export(run_dir, tmp_path / "a"), export(run_dir, tmp_path / "b")
+    shipped = (first / SHIPPED_HISTORY_FILE).read_bytes()
+    assert shipped == (second / SHIPPED_HISTORY_FILE).read_bytes()  # no timestamp in the gzip header
+    plain = gzip.decompress(shipped)
+    assert len(shipped) < len(plain)
+    assert [json.loads(line)["step"] for line in plain.decode().splitlines()] == list(range(1, 10))
+
+
+def test_a_damaged_shipped_history_is_named(run_dir, tmp_path):
+    out = export(run_dir, tmp_path / "app")
+    path = out / SHIPPED_HISTORY_FILE
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="cannot be read") as info:
+        read_history(out)
+    assert str(path) in str(info.value)
 
 
 def test_export_of_an_earlier_epoch_cuts_history_and_grids(run_dir, tmp_path):

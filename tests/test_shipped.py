@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from gan_core import load, load_discriminator
+from gan_core.checkpoint import read_config
 from gan_core.evaluate import Evaluator
 from gan_core.export import epoch_folders
 from gan_core.latent import generate, z_batch
+from gan_core.train import read_history
 from tests.conftest import REAL_MNIST, REPO_ROOT, SHIPPED_CLASSIFIER
 
 CHECKPOINTS = REPO_ROOT / "checkpoints"
@@ -38,7 +40,8 @@ def test_shipped_generator_discriminator_and_snapshots_load(size):
     assert len(snapshots) >= 2
     for snapshot in snapshots.values():
         assert not torch.equal(generate(load(snapshot), z_batch(1, 100, seed=1)), images[:1])
-    assert (folder / "history.jsonl").stat().st_size > 0
+    steps = read_config(folder)["progress"]["step"]
+    assert [row["step"] for row in read_history(folder)] == list(range(1, steps + 1))
     assert epoch_folders(folder, "progress")
 
 
