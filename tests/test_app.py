@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 import os
 import shutil
@@ -182,6 +183,16 @@ def test_long_history_is_averaged_down(tmp_path, app_checkpoint):
     (folder / "history.jsonl").write_text("{not json\n")
     curves, note = demo_app._training_curves(folder)
     assert curves is None and "could not be read" in note
+
+
+def test_curves_come_from_an_exported_gzipped_history_too(tmp_path, app_checkpoint):
+    folder = shutil.copytree(app_checkpoint, tmp_path / "checkpoint")
+    plain, _ = demo_app._training_curves(folder)
+    history = folder / "history.jsonl"
+    (folder / "history.jsonl.gz").write_bytes(gzip.compress(history.read_bytes()))
+    history.unlink()
+    shipped, note = demo_app._training_curves(folder)
+    assert shipped is not None and shipped.equals(plain), note
 
 
 def test_every_event_has_an_api_name_and_sliders_keep_the_last_release(explorer):
