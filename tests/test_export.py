@@ -73,7 +73,9 @@ def test_export_writes_the_app_folder(run_dir, tmp_path, tiny_model_config):
 def test_exported_history_is_gzipped_the_same_bytes_every_time(run_dir, tmp_path):
     first, second = export(run_dir, tmp_path / "a"), export(run_dir, tmp_path / "b")
     shipped = (first / SHIPPED_HISTORY_FILE).read_bytes()
-    assert shipped == (second / SHIPPED_HISTORY_FILE).read_bytes()  # no timestamp in the gzip header
+    assert shipped == (second / SHIPPED_HISTORY_FILE).read_bytes()
+    # Two exports in the same second match even with a timestamp; the header's MTIME field (bytes 4-7) must be zero
+    assert shipped[:2] == b"\x1f\x8b" and shipped[4:8] == bytes(4)
     plain = gzip.decompress(shipped)
     assert len(shipped) < len(plain)
     assert [json.loads(line)["step"] for line in plain.decode().splitlines()] == list(range(1, 10))
