@@ -43,7 +43,8 @@ import gan_core
 from gan_core.checkpoint import load_training_state, newest_checkpoint, read_config
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.data import MNIST_FILES, InMemoryLoader, fake_images
-from gan_core.train import Trainer, read_history
+from gan_core.history import read_history
+from gan_core.train import Trainer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -50,6 +50,7 @@ from gan_core.checkpoint import (  # noqa: E402
 from gan_core.classifier import DEFAULT_FOLDER as DEFAULT_CLASSIFIER  # noqa: E402
 from gan_core.classifier import classify, load_classifier  # noqa: E402
 from gan_core.export import epoch_folders  # noqa: E402
+from gan_core.history import HISTORY_FILE, SHIPPED_HISTORY_FILE, history_file, read_history  # noqa: E402
 from gan_core.latent import (  # noqa: E402
     MAX_SEED,
     generate,
@@ -59,7 +60,6 @@ from gan_core.latent import (  # noqa: E402
     validate_seed,
     z_from_seed,
 )
-from gan_core.train import HISTORY_FILE, SHIPPED_HISTORY_FILE, history_file, read_history  # noqa: E402
 
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "mnist-dcgan-64"
 DEFAULT_SEED = 42

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.checkpoint import CONFIG_FILE, atomic_write_text
-from gan_core.train import history_file, read_history
+from gan_core.history import history_file, read_history
 
 GENERATOR_KINDS = {"raw": "the trained weights at the end of the exported epoch",
                    "ema": "the exponential moving average of the trained weights (--ema-decay)"}

@@ -11,9 +11,7 @@ afterwards and export again with --force (or ``--card-only``) to put the measure
 from __future__ import annotations
 
 import argparse
-import gzip
 import io
-import json
 import sys
 from pathlib import Path
 
@@ -29,11 +27,11 @@ from gan_core.checkpoint import (
     load_state_dict_into,
     newest_checkpoint,
     read_config,
-    round_floats,
     save_checkpoint,
 )
+from gan_core.history import read_history, write_shipped_history
 from gan_core.models import Discriminator, Generator
-from gan_core.train import EMA_FOLDER, SHIPPED_HISTORY_FILE, read_history
+from gan_core.train import EMA_FOLDER
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 KEPT_FILES = ("evaluation.json", "epochs.json", "epochs.md", "epochs.png", "notes.md")
@@ -114,9 +112,7 @@ def export(
                     weights_dtype=weights_dtype)
 
     history = [row for row in read_history(run_dir) if row["step"] <= step]
-    # 4 significant digits are all a curve needs, and keep the folder small (the run keeps full precision)
-    text = "".join(json.dumps(round_floats(row, 4)) + "\n" for row in history)
-    atomic_write_bytes(out_dir / SHIPPED_HISTORY_FILE, gzip.compress(text.encode("utf-8"), mtime=0))
+    write_shipped_history(out_dir, history)
     for number, png in epoch_folders(run_dir, "progress").items():
         if number <= exported_epoch:
             atomic_write_bytes(out_dir / "progress" / png.name, grayscale_png(png.read_bytes()))

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import gzip
 import io
-import json
 import math
 import shutil
 import sys
@@ -40,7 +38,6 @@ from gan_core.checkpoint import (
     CheckpointError,
     atomic_write_bytes,
     atomic_write_json,
-    atomic_write_text,
     check_fits_file,
     load_state_dict_into,
     load_training_state,
@@ -51,12 +48,9 @@ from gan_core.checkpoint import (
 )
 from gan_core.config import ModelConfig, TrainConfig, config_to_dict
 from gan_core.data import InMemoryLoader, fake_images, mnist, mnist_uint8
+from gan_core.history import HISTORY_FILE, read_history, write_history
 from gan_core.models import Discriminator, Generator, build_models
 
-HISTORY_FILE = "history.jsonl"
-# An exported folder ships its history gzipped: one row per step is tens of thousands of rows, and checkpoints/
-# has a size budget. A run folder keeps the plain file, which training appends to.
-SHIPPED_HISTORY_FILE = HISTORY_FILE + ".gz"
 EMA_FOLDER = "ema"  # run_dir/ema/snapshots/epoch_NNN: the averaged generator, laid out like the run's own
 BATCHNORM_CALIBRATION = (10, 256)  # batches x images that re-estimate an averaged G's BatchNorm statistics
 
@@ -298,7 +292,7 @@ class Trainer:
         return {"step": self.step, "epoch": self.epoch, "batch": self.batch}
 
     def save(self) -> Path:
-        self._write_history()
+        write_history(self.run_dir, self.history)
         folder = self.run_dir / "checkpoints" / f"step_{self.step:07d}"
         save_checkpoint(
             folder, self.netG, self.netD, self.model_config, self.config,
@@ -320,10 +314,6 @@ class Trainer:
                 self.run_dir / EMA_FOLDER / "snapshots" / f"epoch_{epoch_number:03d}",
                 averaged, self.netD, self.model_config, self.config, progress=self.progress(),
             )
-
-    def _write_history(self) -> None:
-        text = "".join(json.dumps(row) + "\n" for row in self.history)
-        atomic_write_text(self.run_dir / HISTORY_FILE, text)
 
     def resume_from(self, folder: Path) -> None:
         config = read_config(folder)
@@ -451,43 +441,6 @@ def _epoch_batches(loader: Any, epoch: int, start_batch: int):
     for i, (images, _) in enumerate(loader):
         if i >= start_batch:
             yield images
-
-
-def history_file(folder: str | Path) -> Path | None:
-    """A run's history.jsonl or an exported folder's history.jsonl.gz, whichever the folder has (None: neither)."""
-    for name in (HISTORY_FILE, SHIPPED_HISTORY_FILE):
-        path = Path(folder) / name
-        if path.exists() or path.is_symlink():
-            return path
-    return None
-
-
-def read_history(folder: str | Path) -> list[dict[str, Any]]:
-    """The rows of the folder's history ([] if there is none); CheckpointError naming the file if it is damaged."""
-    path = history_file(folder)
-    if path is None:
-        return []
-    if not path.is_file():
-        raise CheckpointError(f"{path}: expected a file of JSON lines, found something else")
-    try:
-        data = path.read_bytes()
-        if path.name == SHIPPED_HISTORY_FILE:
-            data = gzip.decompress(data)
-        lines = data.decode("utf-8").splitlines()
-    except (OSError, EOFError, UnicodeDecodeError) as exc:  # gzip raises BadGzipFile (an OSError) or EOFError
-        raise CheckpointError(f"{path}: cannot be read as text ({exc})") from exc
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise CheckpointError(f"{path}: line {number} is not valid JSON ({str(exc)[:100]})") from exc
-        if not isinstance(row, dict) or type(row.get("step")) is not int:
-            raise CheckpointError(f"{path}: line {number} is not a row with a whole-number \"step\"")
-        rows.append(row)
-    return rows
 
 
 def make_loader(model_config: ModelConfig, config: TrainConfig, dry_run: bool = False) -> Any:

@@ -17,8 +17,8 @@ from gradio_client.exceptions import AppError
 from benchmarks import reliability_app as app_harness
 from benchmarks import reliability_checkpoints as checkpoints
 from benchmarks import reliability_kills as kills
-from gan_core.checkpoint import CheckpointError
-from gan_core.train import HISTORY_FILE, main, read_history
+from gan_core.history import HISTORY_FILE
+from gan_core.train import main
 
 SAMPLE_SIZE = 30
 
@@ -75,12 +75,6 @@ def test_resume_refuses_a_history_with_a_gap(reference, tmp_path, capsys):
     checkpoints.replace_file(run_dir / HISTORY_FILE, "\n".join(lines[1:]).encode())
     assert main(["--resume", str(run_dir), "--no-progress"]) == 2
     assert f"{run_dir / HISTORY_FILE}: does not hold exactly one row" in capsys.readouterr().err
-
-
-def test_read_history_names_the_file_and_line(tmp_path):
-    (tmp_path / HISTORY_FILE).write_text('{"step": 1}\n{oops\n')
-    with pytest.raises(CheckpointError, match=rf"{HISTORY_FILE}: line 2 is not valid JSON"):
-        read_history(tmp_path)
 
 
 def test_training_killed_twice_ends_bit_identical_to_an_uninterrupted_run(tmp_path):

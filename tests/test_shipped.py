@@ -9,8 +9,8 @@ from gan_core import load, load_discriminator
 from gan_core.checkpoint import read_config
 from gan_core.evaluate import Evaluator
 from gan_core.export import epoch_folders
+from gan_core.history import read_history
 from gan_core.latent import generate, z_batch
-from gan_core.train import read_history
 from tests.conftest import REAL_MNIST, REPO_ROOT, SHIPPED_CLASSIFIER
 
 CHECKPOINTS = REPO_ROOT / "checkpoints"

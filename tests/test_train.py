@@ -15,7 +15,8 @@ import gan_core.train as train_module
 from gan_core.checkpoint import CheckpointError, load, load_training_state, newest_checkpoint, read_config
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.data import MNIST_FILES, InMemoryLoader
-from gan_core.train import TrainingDiverged, build_parser, main, read_history, train
+from gan_core.history import read_history
+from gan_core.train import TrainingDiverged, build_parser, main, train
 from tests.conftest import REPO_ROOT, TINY_BATCHES_PER_EPOCH
 
 HISTORY_KEYS = {"step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2"}
