@@ -95,6 +95,9 @@ def write_model_card(folder: str | Path) -> Path:
     grids = sorted((folder / "progress").glob("epoch_*.png")) if (folder / "progress").is_dir() else []
     if grids:
         lines += [f"Fixed-noise grid after the last exported epoch: ![grid](progress/{grids[-1].name})", ""]
+        levels = progress.get("grid_gray_levels", 256)
+        if levels < 256:
+            lines += [f"The grids in progress/ are stored at {levels} gray levels of 256, to fit the size budget.", ""]
     if (folder / "notes.md").exists():
         lines += [(folder / "notes.md").read_text().strip(), ""]
     path = folder / "README.md"

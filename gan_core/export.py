@@ -1,6 +1,7 @@
 """Turn a training run into the folder the app loads.
 
-    python -m gan_core.export RUN_DIR OUT_DIR [--epoch N] [--snapshot-epochs 1,3] [--weights-dtype float16] [--ema]
+    python -m gan_core.export RUN_DIR OUT_DIR [--epoch N] [--snapshot-epochs 1,3] [--weights-dtype float16]
+        [--grid-gray-levels 64] [--ema]
 
 OUT_DIR gets the weights (generator + discriminator safetensors), config.json, the history up to the exported
 step, the fixed-noise grid of every epoch up to it, generator snapshots at a few earlier epochs (float16, generator
@@ -35,6 +36,7 @@ from gan_core.train import EMA_FOLDER
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 KEPT_FILES = ("evaluation.json", "epochs.json", "epochs.md", "epochs.png", "notes.md")
+FULL_GRAY_LEVELS = 256
 
 
 def epoch_folders(folder: str | Path, kind: str = "snapshots") -> dict[int, Path]:
@@ -50,17 +52,26 @@ def epoch_folders(folder: str | Path, kind: str = "snapshots") -> dict[int, Path
     return dict(sorted(found.items()))
 
 
-def grayscale_png(data: bytes) -> bytes:
-    """The same picture as an 8-bit grayscale PNG when its three channels are equal (torchvision's grids of MNIST
-    digits are): lossless, and about a third of the bytes."""
+def grid_png(data: bytes, gray_levels: int = FULL_GRAY_LEVELS) -> bytes:
+    """A fixed-noise grid as an 8-bit grayscale PNG when its three channels are equal (torchvision's grids of MNIST
+    digits are): lossless, and about a third of the bytes. With fewer gray levels than 256 every pixel is rounded to
+    the nearest of that many evenly spaced ones: lossy (at most half a step off), and PNG packs the fewer values
+    tighter, which is what lets a long run's grids fit the repository's size budget."""
     with Image.open(io.BytesIO(data)) as image:
-        if image.mode != "RGB":
+        if image.mode == "RGB":
+            red, green, blue = image.split()
+            if red.tobytes() != green.tobytes() or red.tobytes() != blue.tobytes():
+                return data
+            gray = red
+        elif image.mode == "L":
+            gray = image.copy()
+        else:
             return data
-        red, green, blue = image.split()
-        if red.tobytes() != green.tobytes() or red.tobytes() != blue.tobytes():
-            return data
-        buffer = io.BytesIO()
-        red.save(buffer, format="PNG", optimize=True)
+    if gray_levels < FULL_GRAY_LEVELS:
+        step = 255 / (gray_levels - 1)
+        gray = gray.point([round(round(value / step) * step) for value in range(256)])
+    buffer = io.BytesIO()
+    gray.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue() if buffer.tell() < len(data) else data
 
 
@@ -86,10 +97,15 @@ def export(
     weights_dtype: torch.dtype = torch.float32,
     force: bool = False,
     ema: bool = False,
+    grid_gray_levels: int = FULL_GRAY_LEVELS,
 ) -> Path:
     """Write the app folder for run_dir's snapshot of `epoch` (default: the last completed epoch); with ema, of
-    the averaged generator (a run trained with --ema-decay) and its snapshots."""
+    the averaged generator (a run trained with --ema-decay) and its snapshots; the fixed-noise grids at
+    grid_gray_levels gray levels (256 keeps them as they are)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if not 2 <= grid_gray_levels <= FULL_GRAY_LEVELS:
+        raise ValueError(f"grid gray levels must be between 2 and {FULL_GRAY_LEVELS} (256 keeps the grids as they "
+                         f"are), got {grid_gray_levels}")
     snapshot_root = run_dir / EMA_FOLDER if ema else run_dir
     if ema and not epoch_folders(snapshot_root):
         raise CheckpointError(f"{run_dir}: no {EMA_FOLDER}/snapshots/epoch_NNN folders; --ema needs a run trained "
@@ -108,14 +124,15 @@ def export(
     load_state_dict_into(netG, source, GENERATOR_FILE, config)
     load_state_dict_into(netD, source, DISCRIMINATOR_FILE, config)
     save_checkpoint(out_dir, netG, netD, model_config, config.get("train_config"),
-                    progress={**progress, "exported_epoch": exported_epoch, "generator": "ema" if ema else "raw"},
+                    progress={**progress, "exported_epoch": exported_epoch, "generator": "ema" if ema else "raw",
+                              "grid_gray_levels": grid_gray_levels},
                     weights_dtype=weights_dtype)
 
     history = [row for row in read_history(run_dir) if row["step"] <= step]
     write_shipped_history(out_dir, history)
     for number, png in epoch_folders(run_dir, "progress").items():
         if number <= exported_epoch:
-            atomic_write_bytes(out_dir / "progress" / png.name, grayscale_png(png.read_bytes()))
+            atomic_write_bytes(out_dir / "progress" / png.name, grid_png(png.read_bytes(), grid_gray_levels))
     snapshots = epoch_folders(snapshot_root)
     for number in snapshot_epochs or []:
         if number not in snapshots or number >= exported_epoch:
@@ -139,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshot-epochs", default="", help="comma-separated earlier epochs to keep as snapshots")
     parser.add_argument("--weights-dtype", choices=sorted(DTYPES), default="float32",
                         help="storage type of the weight tensors (float16 halves the size)")
+    parser.add_argument("--grid-gray-levels", type=int, default=FULL_GRAY_LEVELS,
+                        help="store the fixed-noise grids at this many gray levels (lossy below 256; 64 takes "
+                             "about two thirds of the bytes)")
     parser.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
     parser.add_argument("--ema", action="store_true",
                         help="export the averaged generator of a run trained with --ema-decay (RUN_DIR/ema/snapshots)")
@@ -149,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             write_model_card(args.out_dir)
         else:
             epochs = [int(x) for x in args.snapshot_epochs.split(",") if x.strip()]
-            export(args.run_dir, args.out_dir, args.epoch, epochs, DTYPES[args.weights_dtype], args.force, args.ema)
+            export(args.run_dir, args.out_dir, args.epoch, epochs, DTYPES[args.weights_dtype], args.force, args.ema,
+                   args.grid_gray_levels)
     except (CheckpointError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -90,6 +90,30 @@ def test_export_of_an_earlier_epoch_cuts_history_and_grids(run_dir, tmp_path):
     assert torch.equal(gan_core.load(out).main[0].weight, epoch_2.main[0].weight)
 
 
+def test_grids_at_fewer_gray_levels_are_rounded_to_the_nearest_level(run_dir, tmp_path):
+    full = export(run_dir, tmp_path / "full")
+    out = export(run_dir, tmp_path / "few", grid_gray_levels=4)
+    allowed = {0, 85, 170, 255}
+    for name in ("epoch_001.png", "epoch_003.png"):
+        with Image.open(out / "progress" / name) as few, Image.open(full / "progress" / name) as original:
+            assert few.mode == "L" and few.size == original.size
+            rounded, exact = (torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).int()
+                              for image in (few, original))
+        assert set(rounded.tolist()) <= allowed and len(set(exact.tolist())) > len(allowed)
+        assert (rounded - exact).abs().max() <= 255 / 3 / 2
+        assert (out / "progress" / name).stat().st_size < (full / "progress" / name).stat().st_size
+    assert read_config(out)["progress"]["grid_gray_levels"] == 4
+    assert "4 gray levels" in (out / "README.md").read_text()
+    assert "gray levels" not in (full / "README.md").read_text()
+
+
+@pytest.mark.parametrize("levels", [1, 257])
+def test_grid_gray_levels_out_of_range_are_refused_before_anything_is_written(run_dir, tmp_path, levels):
+    with pytest.raises(ValueError, match="between 2 and 256"):
+        export(run_dir, tmp_path / "app", grid_gray_levels=levels)
+    assert not (tmp_path / "app").exists()
+
+
 def test_export_errors(run_dir, tmp_path):
     with pytest.raises(CheckpointError, match="no snapshot of epoch 7"):
         export(run_dir, tmp_path / "a", epoch=7)
