@@ -72,7 +72,8 @@ def grid_png(data: bytes, gray_levels: int = FULL_GRAY_LEVELS) -> bytes:
         gray = gray.point([round(round(value / step) * step) for value in range(256)])
     buffer = io.BytesIO()
     gray.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue() if buffer.tell() < len(data) else data
+    rounded = gray_levels < FULL_GRAY_LEVELS  # the card says so, so the rounded picture is kept even if not smaller
+    return buffer.getvalue() if rounded or buffer.tell() < len(data) else data
 
 
 def _source_folder(run_dir: Path, epoch: int | None) -> Path:
