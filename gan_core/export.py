@@ -67,12 +67,13 @@ def grid_png(data: bytes, gray_levels: int = FULL_GRAY_LEVELS) -> bytes:
             gray = image.copy()
         else:
             return data
-    if gray_levels < FULL_GRAY_LEVELS:
+    rounded = gray_levels < FULL_GRAY_LEVELS
+    if rounded:
         step = 255 / (gray_levels - 1)
         gray = gray.point([round(round(value / step) * step) for value in range(256)])
     buffer = io.BytesIO()
     gray.save(buffer, format="PNG", optimize=True)
-    rounded = gray_levels < FULL_GRAY_LEVELS  # the card says so, so the rounded picture is kept even if not smaller
+    # the card says the grids are rounded, so a rounded one is kept even when it is not smaller
     return buffer.getvalue() if rounded or buffer.tell() < len(data) else data
 
 
