@@ -14,6 +14,8 @@ from typing import Any
 from gan_core.checkpoint import CONFIG_FILE, atomic_write_text
 from gan_core.history import history_file, read_history
 
+FULL_GRAY_LEVELS = 256  # an 8-bit grid at full depth
+
 GENERATOR_KINDS = {"raw": "the trained weights at the end of the exported epoch",
                    "ema": "the exponential moving average of the trained weights (--ema-decay)"}
 
@@ -95,9 +97,10 @@ def write_model_card(folder: str | Path) -> Path:
     grids = sorted((folder / "progress").glob("epoch_*.png")) if (folder / "progress").is_dir() else []
     if grids:
         lines += [f"Fixed-noise grid after the last exported epoch: ![grid](progress/{grids[-1].name})", ""]
-        levels = progress.get("grid_gray_levels", 256)
-        if levels < 256:
-            lines += [f"The grids in progress/ are stored at {levels} gray levels of 256, to fit the size budget.", ""]
+        levels = progress.get("grid_gray_levels", FULL_GRAY_LEVELS)
+        if levels < FULL_GRAY_LEVELS:
+            lines += [f"The grids in progress/ are stored at {levels} gray levels of {FULL_GRAY_LEVELS}, "
+                      "to fit the size budget.", ""]
     if (folder / "notes.md").exists():
         lines += [(folder / "notes.md").read_text().strip(), ""]
     path = folder / "README.md"

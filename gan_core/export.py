@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from gan_core.card import write_model_card
+from gan_core.card import FULL_GRAY_LEVELS, write_model_card
 from gan_core.checkpoint import (
     DISCRIMINATOR_FILE,
     GENERATOR_FILE,
@@ -36,7 +36,6 @@ from gan_core.train import EMA_FOLDER
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 KEPT_FILES = ("evaluation.json", "epochs.json", "epochs.md", "epochs.png", "notes.md")
-FULL_GRAY_LEVELS = 256
 
 
 def epoch_folders(folder: str | Path, kind: str = "snapshots") -> dict[int, Path]:
@@ -54,25 +53,26 @@ def epoch_folders(folder: str | Path, kind: str = "snapshots") -> dict[int, Path
 
 def grid_png(data: bytes, gray_levels: int = FULL_GRAY_LEVELS) -> bytes:
     """A fixed-noise grid as an 8-bit grayscale PNG when its three channels are equal (torchvision's grids of MNIST
-    digits are): lossless, and about a third of the bytes. With fewer gray levels than 256 every pixel is rounded to
-    the nearest of that many evenly spaced ones: lossy (at most half a step off), and PNG packs the fewer values
-    tighter, which is what lets a long run's grids fit the repository's size budget."""
-    with Image.open(io.BytesIO(data)) as image:
-        if image.mode == "RGB":
-            red, green, blue = image.split()
-            if red.tobytes() != green.tobytes() or red.tobytes() != blue.tobytes():
-                return data
-            gray = red
-        elif image.mode == "L":
-            gray = image.copy()
-        else:
-            return data
+    digits are): lossless, and about a third of the bytes. With fewer gray levels than 256 every pixel (every channel
+    of a colour grid) is rounded to the nearest of that many evenly spaced ones: lossy (at most half a step off), and
+    PNG packs the fewer values tighter, which is what lets a long run's grids fit the repository's size budget."""
     rounded = gray_levels < FULL_GRAY_LEVELS
+    with Image.open(io.BytesIO(data)) as image:
+        if image.mode not in ("L", "RGB") and not rounded:
+            return data
+        picture = image.copy() if image.mode in ("L", "RGB") else image.convert("RGB")
+    if picture.mode == "RGB":
+        red, green, blue = picture.split()
+        if red.tobytes() == green.tobytes() == blue.tobytes():
+            picture = red
+        elif not rounded:
+            return data
     if rounded:
         step = 255 / (gray_levels - 1)
-        gray = gray.point([round(round(value / step) * step) for value in range(256)])
+        table = [round(round(value / step) * step) for value in range(256)]
+        picture = picture.point(table * len(picture.getbands()))
     buffer = io.BytesIO()
-    gray.save(buffer, format="PNG", optimize=True)
+    picture.save(buffer, format="PNG", optimize=True)
     # the card says the grids are rounded, so a rounded one is kept even when it is not smaller
     return buffer.getvalue() if rounded or buffer.tell() < len(data) else data
 
