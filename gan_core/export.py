@@ -55,7 +55,8 @@ def grid_png(data: bytes, gray_levels: int = FULL_GRAY_LEVELS) -> bytes:
     """A fixed-noise grid as an 8-bit grayscale PNG when its three channels are equal (torchvision's grids of MNIST
     digits are): lossless, and about a third of the bytes. With fewer gray levels than 256 every pixel (every channel
     of a colour grid) is rounded to the nearest of that many evenly spaced ones: lossy (at most half a step off), and
-    PNG packs the fewer values tighter, which is what lets a long run's grids fit the repository's size budget."""
+    PNG packs the fewer values tighter, which is what lets a long run's grids fit the repository's size budget.
+    A grid in another mode (training never writes one) is kept as it is at full depth, and made RGB to be rounded."""
     rounded = gray_levels < FULL_GRAY_LEVELS
     with Image.open(io.BytesIO(data)) as image:
         if image.mode not in ("L", "RGB") and not rounded:
