@@ -51,6 +51,13 @@ def epoch_folders(folder: str | Path, kind: str = "snapshots") -> dict[int, Path
     return dict(sorted(found.items()))
 
 
+def png_bytes(image: Image.Image) -> bytes:
+    """The image as the smallest PNG Pillow writes (optimize=True)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
 def grid_png(data: bytes, gray_levels: int = FULL_GRAY_LEVELS) -> bytes:
     """A fixed-noise grid as an 8-bit grayscale PNG when its three channels are equal (torchvision's grids of MNIST
     digits are): lossless, and about a third of the bytes. With fewer gray levels than 256 every pixel (every channel
@@ -72,10 +79,9 @@ def grid_png(data: bytes, gray_levels: int = FULL_GRAY_LEVELS) -> bytes:
         step = 255 / (gray_levels - 1)
         table = [round(round(value / step) * step) for value in range(256)]
         picture = picture.point(table * len(picture.getbands()))
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", optimize=True)
+    encoded = png_bytes(picture)
     # the card says the grids are rounded, so a rounded one is kept even when it is not smaller
-    return buffer.getvalue() if rounded or buffer.tell() < len(data) else data
+    return encoded if rounded or len(encoded) < len(data) else data
 
 
 def _source_folder(run_dir: Path, epoch: int | None) -> Path:

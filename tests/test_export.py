@@ -13,7 +13,7 @@ from PIL import Image
 
 import gan_core
 from gan_core.checkpoint import CheckpointError, read_config
-from gan_core.export import export, grid_png, main
+from gan_core.export import export, grid_png, main, png_bytes
 from gan_core.history import SHIPPED_HISTORY_FILE, read_history
 from gan_core.train import train
 from tests.conftest import REPO_ROOT
@@ -108,14 +108,8 @@ def test_grids_at_fewer_gray_levels_are_rounded_to_the_nearest_level(run_dir, tm
     assert "gray levels" not in (full / "README.md").read_text()
 
 
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
-
-
 def test_a_rounded_grid_is_kept_even_when_its_png_is_not_smaller():
-    original = _png(Image.new("L", (1, 1), 100))
+    original = png_bytes(Image.new("L", (1, 1), 100))
     rounded = grid_png(original, gray_levels=4)
     assert len(rounded) >= len(original)
     with Image.open(io.BytesIO(rounded)) as image:
@@ -124,7 +118,7 @@ def test_a_rounded_grid_is_kept_even_when_its_png_is_not_smaller():
 
 def test_a_colour_grid_is_rounded_channel_by_channel_and_kept_as_is_at_full_depth():
     noise = torch.randint(0, 256, (8 * 8 * 3,), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    original = _png(Image.frombytes("RGB", (8, 8), bytes(noise.tolist())))
+    original = png_bytes(Image.frombytes("RGB", (8, 8), bytes(noise.tolist())))
     assert grid_png(original) == original
     with Image.open(io.BytesIO(grid_png(original, gray_levels=4))) as image:
         assert image.mode == "RGB" and set(image.tobytes()) == {0, 85, 170, 255}
