@@ -3,7 +3,8 @@ through the HTTP API with 1 and 8 concurrent clients, and start-up time to the f
 
 Each HTTP client is a visitor with its own session calling Gradio's REST API (POST /gradio_api/call/<name>, read
 the event stream, fetch the returned image), one call after another. gradio_client is also timed with 1 client:
-it waits up to 50 ms between polls of its message queue, which shows in its figure.
+it waits up to 50 ms between polls of its message queue, which shows in its figure. p50 and p95 are by nearest rank
+(demo.serving.percentiles): each is a latency that was measured.
 
 Targets on 2 CPU cores: generate p95 <= 30 ms in-process, explain p95 <= 60 ms, HTTP with 8 clients p95 <= 250 ms,
 start-up <= 8 s.
@@ -18,36 +19,34 @@ Without the shipped checkpoint it times an untrained 64x64 model (the time does 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import torch
+from gradio_client import Client
 
-from demo.app import DEFAULT_CHECKPOINT, DIRECTION_COUNT, Explorer
+from demo.explorer import DIRECTION_COUNT, Explorer
+from demo.serving import call_api, percentiles, serve
 from gan_core.checkpoint import save_checkpoint
-from gan_core.classifier import DEFAULT_FOLDER as DEFAULT_CLASSIFIER
 from gan_core.config import ModelConfig
+from gan_core.layout import CONFIG_FILE, DEFAULT_CHECKPOINT, DEFAULT_CLASSIFIER
 from gan_core.models import build_models
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ZERO = [0.0] * DIRECTION_COUNT
 
 
-def percentiles(seconds: list[float]) -> str:
-    ordered = sorted(seconds)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return f"p50 {1000 * statistics.median(ordered):7.1f} ms   p95 {1000 * p95:7.1f} ms   ({len(ordered)} calls)"
+def latency_text(seconds: list[float]) -> str:
+    figures = percentiles(seconds)
+    return (f"p50 {1000 * figures['p50']:7.1f} ms   p95 {1000 * figures['p95']:7.1f} ms   "
+            f"({figures['count']} calls)")
 
 
 def timed(fn: Callable[[int], object], calls: int, warmup: int = 3) -> list[float]:
@@ -71,66 +70,33 @@ def in_process(checkpoint: Path, classifier: Path, calls: int) -> None:
     start = time.perf_counter()
     explorer = Explorer(checkpoint, classifier)
     print(f"Explorer built (directions, labels, layer tables) in {time.perf_counter() - start:.2f} s")
-    print(f"generate + D(G(z)) + classifier   {percentiles(timed(lambda i: explorer.generate(i, '', *ZERO), calls))}")
+    print(f"generate + D(G(z)) + classifier   {latency_text(timed(lambda i: explorer.generate(i, '', *ZERO), calls))}")
     keys = list(explorer.layers)
     explain = timed(lambda i: explorer.explain_layer(i, "", keys[i % len(keys)], 64, *ZERO), calls)
-    print(f"explain one layer (64 maps)       {percentiles(explain)}   (cycling through all {len(keys)} layers)")
+    print(f"explain one layer (64 maps)       {latency_text(explain)}   (cycling through all {len(keys)} layers)")
     by_layer: dict[str, list[float]] = {}
     for i, seconds in enumerate(explain):
         by_layer.setdefault(keys[i % len(keys)], []).append(seconds)
     slowest = max(by_layer, key=lambda key: statistics.median(by_layer[key]))
     print(f"  slowest layer {slowest}: median {1000 * statistics.median(by_layer[slowest]):.1f} ms")
     full = timed(lambda i: explorer.explain_layer(i, "", "generator.main.2", 512, *ZERO), max(10, calls // 5))
-    print(f"explain generator.main.2, 512 maps {percentiles(full)}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(checkpoint: Path, classifier: Path) -> tuple[subprocess.Popen, str, float]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "demo", "--checkpoint", str(checkpoint), "--classifier", str(classifier),
-         "--port", str(port)],
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
-    )
-    while True:
-        if process.poll() is not None:
-            raise SystemExit(f"the app exited with {process.returncode}; run python -m demo --checkpoint {checkpoint}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return process, url, time.perf_counter() - start
-        except OSError:
-            time.sleep(0.05)
+    print(f"explain generator.main.2, 512 maps {latency_text(full)}")
 
 
 class RestVisitor:
     """One visitor speaking Gradio's REST API the way a browser tab does: one session, each call a POST to
-    /gradio_api/call/<name> and a read of its event stream, then a GET of the image it returned."""
+    /gradio_api/call/<name> and a read of its event stream (demo.serving.call_api), then a GET of the image it
+    returned."""
 
     def __init__(self, url: str) -> None:
-        import httpx
-
         self.url = url
         self.http = httpx.Client(timeout=60)
         self.session = uuid.uuid4().hex
 
     def call(self, api_name: str, *data: object) -> list:
-        response = self.http.post(f"{self.url}gradio_api/call/{api_name}", json={"data": list(data),
-                                                                                  "session_hash": self.session})
-        response.raise_for_status()
-        stream = self.http.get(f"{self.url}gradio_api/call/{api_name}/{response.json()['event_id']}").text
-        event, _, payload = stream.rpartition("event: ")[2].partition("\ndata: ")
+        event, outputs = call_api(self.url, api_name, data, session_hash=self.session, http=self.http)
         if event != "complete":
-            raise SystemExit(f"/{api_name} answered {event!r}: {payload.strip()[:300]}")
-        outputs = json.loads(payload)
+            raise SystemExit(f"/{api_name} answered {event!r}: {str(outputs)[:300]}")
         for output in outputs:
             if isinstance(output, dict) and output.get("url"):
                 self.http.get(output["url"]).raise_for_status()
@@ -141,8 +107,6 @@ class GradioClientVisitor:
     """The same visitor through gradio_client, which waits up to 50 ms between polls of its message queue."""
 
     def __init__(self, url: str) -> None:
-        from gradio_client import Client
-
         self.client = Client(url, verbose=False)
 
     def call(self, api_name: str, *data: object) -> object:
@@ -186,25 +150,21 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     checkpoint = args.checkpoint
     if checkpoint is None:
-        checkpoint = DEFAULT_CHECKPOINT if (DEFAULT_CHECKPOINT / "config.json").exists() else untrained_checkpoint()
-    print(f"checkpoint {checkpoint}, classifier {'yes' if (args.classifier / 'config.json').exists() else 'none'}, "
+        checkpoint = DEFAULT_CHECKPOINT if (DEFAULT_CHECKPOINT / CONFIG_FILE).exists() else untrained_checkpoint()
+    print(f"checkpoint {checkpoint}, classifier {'yes' if (args.classifier / CONFIG_FILE).exists() else 'none'}, "
           f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs")
     in_process(checkpoint, args.classifier, args.calls)
     if args.skip_http:
         return
-    process, url, startup = start_server(checkpoint, args.classifier)
-    try:
-        print(f"start-up to first served page     {startup:.2f} s")
+    with serve(["--checkpoint", str(checkpoint), "--classifier", str(args.classifier)]) as app:
+        print(f"start-up to first served page     {app.startup_s:.2f} s")
         for clients in args.clients:
-            generate_times, explain_times = over_http(RestVisitor, url, clients, args.http_calls)
-            print(f"HTTP generate, {clients} client(s)      {percentiles(generate_times)}")
-            print(f"HTTP explain,  {clients} client(s)      {percentiles(explain_times)}")
-        generate_times, explain_times = over_http(GradioClientVisitor, url, 1, args.http_calls)
-        print(f"gradio_client generate, 1 client  {percentiles(generate_times)}")
-        print(f"gradio_client explain,  1 client  {percentiles(explain_times)}")
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+            generate_times, explain_times = over_http(RestVisitor, app.url, clients, args.http_calls)
+            print(f"HTTP generate, {clients} client(s)      {latency_text(generate_times)}")
+            print(f"HTTP explain,  {clients} client(s)      {latency_text(explain_times)}")
+        generate_times, explain_times = over_http(GradioClientVisitor, app.url, 1, args.http_calls)
+        print(f"gradio_client generate, 1 client  {latency_text(generate_times)}")
+        print(f"gradio_client explain,  1 client  {latency_text(explain_times)}")
 
 
 if __name__ == "__main__":

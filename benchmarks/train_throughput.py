@@ -1,15 +1,15 @@
 """Training throughput at the course's exact configuration: our trainer against the course's own loop.
 
-    python -m benchmarks.train_throughput --data-dir ../shared/data                # 3 warm-up + 20 measured steps
-    python -m benchmarks.train_throughput --data-dir ../shared/data --steps 2 --warmup 1   # a quick check
+    python -m benchmarks.train_throughput                         # 3 warm-up + 20 measured steps on each side
+    python -m benchmarks.train_throughput --steps 2 --warmup 1    # a quick check
 
 Both sides train the same 64x64 DCGAN (batch 128, nz 100, ngf = ndf = 64, Adam 2e-4 / 0.5) on real MNIST in
 this one process, one after the other, and are timed over the same number of steps after the same warm-up:
 
 * course: the notebook's cell written out below: torchvision MNIST with PIL transforms (Resize, ToTensor,
   Normalize) through a DataLoader with 2 workers, fp32, default memory format.
-* ours:   gan_core.train.Trainer.fit, with the fast in-memory data path and --precision (default auto: bf16
-  autocast + channels_last on CPUs with native bf16).
+* ours:   gan_core's Trainer.fit, with the fast in-memory data path and --precision (default auto: bf16
+  autocast + channels_last on CPUs with native bf16); an on_step callback notes the time after each step.
 
 A step's time includes fetching its batch, so data loading counts on both sides. One-time set-up (building the
 dataset, decoding and resizing MNIST into memory) is printed separately and not in the rate. The target on a
@@ -28,14 +28,12 @@ import torch
 import torch.nn as nn
 import torch.optim as optim
 import torch.utils.data
-import torchvision.datasets as dset
-import torchvision.transforms as transforms
 import torchvision.utils as vutils
 
 from gan_core.config import ModelConfig, TrainConfig
-from gan_core.data import InMemoryLoader, mnist_uint8
+from gan_core.data import DEFAULT_DATA_DIR, InMemoryLoader, mnist, mnist_uint8
 from gan_core.models import Discriminator, Generator, weights_init
-from gan_core.train import Trainer
+from gan_core.trainer import Trainer
 
 # The course's configuration
 image_size = 64
@@ -50,23 +48,16 @@ beta1 = 0.5
 manual_seed = 999
 
 
-def course_loop(dataroot: str, warmup: int, steps: int) -> tuple[list[float], float]:
+def course_loop(dataroot: Path, warmup: int, steps: int) -> tuple[list[float], float]:
     """The course's training cell, with a timestamp after each iteration; returns (timestamps, set-up seconds)."""
     start = time.perf_counter()
     random.seed(manual_seed)
     torch.manual_seed(manual_seed)
     torch.use_deterministic_algorithms(True)  # Needed for reproducible results
-    dataset = dset.MNIST(
-        root=dataroot,
-        download=False,  # the course downloads; the files are already there, and a benchmark stays offline
-        transform=transforms.Compose(
-            [
-                transforms.Resize(image_size),
-                transforms.ToTensor(),
-                transforms.Normalize((0.5,), (0.5,)),
-            ]
-        ),
-    )
+    # The course's dset.MNIST(root, transform=Compose([Resize, ToTensor, Normalize])), built by gan_core.data.mnist:
+    # torchvision reads only uncompressed files, and mnist() first gives the shipped .gz files their copies.
+    # The course downloads; the files are already there, and a benchmark stays offline.
+    dataset = mnist(dataroot, image_size)
     dataloader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers)
     device = torch.device("cpu")
 
@@ -150,31 +141,25 @@ def course_loop(dataroot: str, warmup: int, steps: int) -> tuple[list[float], fl
     return timestamps, setup
 
 
-class TimedTrainer(Trainer):
-    """The real trainer, noting the time after each step so that the measurement can skip the warm-up."""
-
-    def train_step(self, real_cpu: torch.Tensor) -> dict[str, float]:
-        stats = super().train_step(real_cpu)
-        self.timestamps.append(time.perf_counter())
-        return stats
-
-
-def our_trainer(data_dir: str, warmup: int, steps: int, precision: str) -> tuple[list[float], float, str]:
+def our_trainer(data_dir: Path, warmup: int, steps: int, precision: str) -> tuple[list[float], float, str]:
     """gan_core's trainer on the fast path; returns (timestamps, set-up seconds, resolved precision)."""
     start = time.perf_counter()
     model_config = ModelConfig(nz=nz, ngf=ngf, ndf=ndf, nc=nc, image_size=image_size)
     train_config = TrainConfig(
-        data_dir=data_dir, batch_size=batch_size, lr=lr, beta1=beta1, manual_seed=manual_seed, precision=precision,
+        data_dir=str(data_dir), batch_size=batch_size, lr=lr, beta1=beta1, manual_seed=manual_seed, precision=precision,
         device="cpu", max_steps=warmup + steps, save_every=10**9, num_epochs=warmup + steps,
     )
-    loader = InMemoryLoader(mnist_uint8(data_dir, image_size, download=False), batch_size, manual_seed)
+    loader = InMemoryLoader(mnist_uint8(data_dir, image_size), batch_size, manual_seed)
+    # the time after each step, so that the measurement can skip the warm-up
+    timestamps: list[float] = []
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = TimedTrainer(model_config, train_config, Path(run_dir))
+        trainer = Trainer(model_config, train_config, Path(run_dir),
+                          callbacks={"on_step": [lambda trainer, stats: timestamps.append(time.perf_counter())]})
         setup = time.perf_counter() - start
-        trainer.timestamps = [time.perf_counter()]
+        timestamps.append(time.perf_counter())
         # fit() runs the whole loop (batches, progress bar, history); its one checkpoint comes after the last step
         trainer.fit(loader, show_progress=True)
-        return trainer.timestamps, setup, trainer.precision
+        return timestamps, setup, trainer.precision
 
 
 def images_per_second(timestamps: list[float], warmup: int, steps: int) -> float:
@@ -183,7 +168,8 @@ def images_per_second(timestamps: list[float], warmup: int, steps: int) -> float
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default="./data", help="folder holding MNIST/raw (default: ./data)")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="folder holding MNIST/raw (default: the shipped data/)")
     parser.add_argument("--steps", type=int, default=20, help="measured steps on each side (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="steps before the measurement starts (default: 3)")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),

@@ -11,10 +11,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gan_core.checkpoint import CONFIG_FILE, atomic_write_text
+from gan_core.files import atomic_write_text
 from gan_core.history import history_file, read_history
-
-FULL_GRAY_LEVELS = 256  # an 8-bit grid at full depth
+from gan_core.layout import (
+    CARD_FILE,
+    CONFIG_FILE,
+    EPOCH_REPORT_STEM,
+    EVALUATION_FILE,
+    NOTES_FILE,
+    PROGRESS,
+    epoch_folders,
+)
+from gan_core.render import FULL_GRAY_LEVELS
 
 GENERATOR_KINDS = {"raw": "the trained weights at the end of the exported epoch",
                    "ema": "the exponential moving average of the trained weights (--ema-decay)"}
@@ -79,7 +87,7 @@ def write_model_card(folder: str | Path) -> Path:
         f"| torch | {config.get('torch_version', '?')} |",
         "",
     ]
-    evaluation = folder / "evaluation.json"
+    evaluation = folder / EVALUATION_FILE
     lines += ["## Measured quality", ""]
     if evaluation.exists():
         flat: dict[str, Any] = {}
@@ -89,20 +97,21 @@ def write_model_card(folder: str | Path) -> Path:
     else:
         lines.append("Not evaluated yet: run `python -m gan_core.evaluate` on this folder.")
     lines.append("")
-    if (folder / "epochs.md").exists():
-        lines += ["## Quality per epoch", "", (folder / "epochs.md").read_text().strip(), ""]
-    if (folder / "epochs.png").exists():
-        lines += ["![FD and MNIST score per epoch](epochs.png)", ""]
+    report = folder / EPOCH_REPORT_STEM
+    if report.with_suffix(".md").exists():
+        lines += ["## Quality per epoch", "", report.with_suffix(".md").read_text().strip(), ""]
+    if report.with_suffix(".png").exists():
+        lines += [f"![FD and MNIST score per epoch]({EPOCH_REPORT_STEM}.png)", ""]
     lines += ["## Training history", "", _history_summary(folder), ""]
-    grids = sorted((folder / "progress").glob("epoch_*.png")) if (folder / "progress").is_dir() else []
+    grids = list(epoch_folders(folder, PROGRESS).values())
     if grids:
-        lines += [f"Fixed-noise grid after the last exported epoch: ![grid](progress/{grids[-1].name})", ""]
+        lines += [f"Fixed-noise grid after the last exported epoch: ![grid]({PROGRESS}/{grids[-1].name})", ""]
         levels = progress.get("grid_gray_levels", FULL_GRAY_LEVELS)
         if levels < FULL_GRAY_LEVELS:
             lines += [f"The grids in progress/ are stored at {levels} gray levels of {FULL_GRAY_LEVELS}, "
                       "to fit the size budget.", ""]
-    if (folder / "notes.md").exists():
-        lines += [(folder / "notes.md").read_text().strip(), ""]
-    path = folder / "README.md"
+    if (folder / NOTES_FILE).exists():
+        lines += [(folder / NOTES_FILE).read_text().strip(), ""]
+    path = folder / CARD_FILE
     atomic_write_text(path, "\n".join(lines))
     return path

@@ -1,17 +1,16 @@
-"""A checkpoint is a folder: generator/discriminator safetensors, config.json, and optionally training state.
+"""The checkpoint format: a folder of safetensors weights and a config.json that records each file's SHA-256.
 
-Every file is written atomically (temporary file in the same folder, fsync, os.replace) and a whole
-checkpoint folder appears by one rename, so a kill at any moment leaves the previous checkpoint loadable.
-config.json records a SHA-256 of each weights file: a flipped byte is reported, never loaded silently.
-Nothing here unpickles arbitrary objects: weights are safetensors and the optimizer state is read with
-``torch.load(weights_only=True)``.
+A whole checkpoint folder appears by one rename, so a kill at any moment leaves the previous checkpoint loadable.
+Loading has one path (load_network): the size of the model config.json describes is checked against the weights
+file before anything is allocated, each file's size and hash against config.json while it is read, and the loaded
+network must compute finite numbers. Nothing here unpickles arbitrary objects: weights are safetensors and the
+optimizer state is read with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import shutil
 import tempfile
@@ -22,88 +21,26 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from gan_core.config import ConfigError, ModelConfig, TrainConfig, config_from_dict, config_to_dict
+from gan_core.config import ModelConfig, TrainConfig, config_from_dict, config_to_dict
+from gan_core.errors import CheckpointError, ConfigError
+from gan_core.files import atomic_write_bytes, atomic_write_json, fsync_dir, read_json, sha256
+from gan_core.layout import (
+    CONFIG_FILE,
+    DISCRIMINATOR_FILE,
+    GENERATOR_FILE,
+    TRAINING_STATE_FILE,
+    newest_checkpoint,
+    resolve_checkpoint_folder,
+    set_aside_name,
+)
 from gan_core.models import Discriminator, Generator
 
 FORMAT_VERSION = 1
-GENERATOR_FILE = "generator.safetensors"
-DISCRIMINATOR_FILE = "discriminator.safetensors"
-CONFIG_FILE = "config.json"
-TRAINING_STATE_FILE = "training_state.pt"
-MAX_CONFIG_BYTES = 1_000_000
-
-
-class CheckpointError(Exception):
-    """A checkpoint file that is missing, unreadable or does not fit the model; the message names the file."""
-
-
-# --- atomic writes -------------------------------------------------------------------------------------
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write data so that path holds either its old content or all of data, never a mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates files readable by the owner only; checkpoints are meant to be shared and served
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: str | Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-def round_floats(value: Any, digits: int = 6) -> Any:
-    """Every float in nested dicts and lists to `digits` significant digits: JSON that stays readable and free of
-    last-bit noise."""
-    if isinstance(value, float):
-        return float(f"{value:.{digits}g}")
-    if isinstance(value, dict):
-        return {k: round_floats(v, digits) for k, v in value.items()}
-    if isinstance(value, list):
-        return [round_floats(v, digits) for v in value]
-    return value
-
-
-def remove_interrupted_writes(folder: str | Path) -> int:
-    """Delete the temporary files and staging folders (hidden, *.tmp) that a kill during a write leaves behind."""
-    removed = 0
-    for path in Path(folder).glob(".*.tmp"):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed += 1
-    return removed
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+# The 64x64 course model's two networks take 15 MB in float32; a file far beyond that is not ours, and reading it
+# whole (before its hash can be checked) would take that much memory.
+MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
+MAX_PLAUSIBLE_WEIGHT = 1e4  # trained DCGAN weights stay within a few hundred; 1e30 is damage, not training
+_READ_CHUNK = 1 << 20
 
 
 # --- saving --------------------------------------------------------------------------------------------
@@ -143,8 +80,7 @@ def save_checkpoint(
         if netD is not None:
             files[DISCRIMINATOR_FILE] = weights_bytes(netD, weights_dtype)
         if training_state is not None:
-            buffer = _torch_save_bytes(training_state)
-            files[TRAINING_STATE_FILE] = buffer
+            files[TRAINING_STATE_FILE] = _torch_save_bytes(training_state)
         files.update(extra_files or {})
         config = {
             "format_version": FORMAT_VERSION,
@@ -161,7 +97,7 @@ def save_checkpoint(
         if folder.exists():
             # Replacing an existing checkpoint takes two renames. An error between them puts the old one back;
             # a kill between them leaves it at the .old name, where resolve_checkpoint_folder finds it.
-            old = _set_aside_name(folder)
+            old = set_aside_name(folder)
             shutil.rmtree(old, ignore_errors=True)
             os.replace(folder, old)
             try:
@@ -172,15 +108,11 @@ def save_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(staging, folder)
-        _fsync_dir(folder.parent)
+        fsync_dir(folder.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return folder
-
-
-def _set_aside_name(folder: Path) -> Path:
-    return folder.with_name(f".{folder.name}.old")
 
 
 def _torch_save_bytes(obj: Any) -> bytes:
@@ -189,7 +121,7 @@ def _torch_save_bytes(obj: Any) -> bytes:
     return buffer.getvalue()
 
 
-# --- loading -------------------------------------------------------------------------------------------
+# --- reading -------------------------------------------------------------------------------------------
 
 
 def read_config(folder: str | Path) -> dict[str, Any]:
@@ -222,93 +154,36 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     return config
 
 
-def read_json(path: Path, remedy: str, limit: int = MAX_CONFIG_BYTES) -> Any:
-    """A small JSON file, or CheckpointError naming it (missing, not a file, too big, not UTF-8 JSON)."""
-    raw = _read_file(path, limit=limit)
-    try:
-        return json.loads(raw.decode("utf-8"))
-    # RecursionError: a few kilobytes of "[[[[..." exhaust the parser's stack
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise CheckpointError(f"{path}: not valid JSON ({str(exc)[:200]}); {remedy}") from exc
-
-
-def resolve_checkpoint_folder(path: str | Path) -> Path:
-    """A checkpoint folder as given, or the newest checkpoint of a training run folder."""
-    path = Path(path)
-    if not path.exists() and _set_aside_name(path).is_dir():
-        return _set_aside_name(path)  # a replacement of this checkpoint was killed between its two renames
-    if not path.exists():
-        raise CheckpointError(
-            f"{path}: no such checkpoint folder. Train one with `python -m gan_core.train` "
-            "or pass the folder that holds config.json and generator.safetensors"
-        )
-    if not path.is_dir():
-        raise CheckpointError(f"{path}: a checkpoint is a folder (with config.json and *.safetensors), not a file")
-    if (path / CONFIG_FILE).exists() and (path / GENERATOR_FILE).exists():
-        return path
-    newest = newest_checkpoint(path)
-    if newest is not None:
-        return newest
-    if (path / CONFIG_FILE).exists():
-        return path
-    raise CheckpointError(f"{path}: no {CONFIG_FILE} here and no checkpoints/ of a training run")
-
-
-def newest_checkpoint(run_dir: str | Path) -> Path | None:
-    folder = Path(run_dir) / "checkpoints"
-    if not folder.is_dir():
-        return None
-    candidates = sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step_"))
-    return candidates[-1] if candidates else None
-
-
-def _read_file(path: Path, limit: int | None = None) -> bytes:
-    if not path.exists():
-        raise CheckpointError(f"{path}: file is missing")
-    if not path.is_file():
-        raise CheckpointError(f"{path}: expected a file, found a {'folder' if path.is_dir() else 'special file'}")
-    size = path.stat().st_size
-    if limit is not None and size > limit:
-        raise CheckpointError(f"{path}: {size} bytes is larger than the {limit} a checkpoint file may be")
-    if size == 0:
-        raise CheckpointError(f"{path}: file is empty")
-    return path.read_bytes()
-
-
 def read_verified(folder: Path, name: str, config: dict[str, Any]) -> bytes:
-    """A file of the checkpoint, checked against the SHA-256 recorded in config.json."""
+    """A file of the checkpoint, its size checked against config.json and a hard cap before it is read, and its
+    SHA-256 computed while it streams in."""
     path = folder / name
     entry = config["files"].get(name)
     if entry is None:
         raise CheckpointError(f"{path}: not listed in {folder / CONFIG_FILE}; the checkpoint is incomplete")
-    data = _read_file(path)
-    if sha256(data) != entry["sha256"]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: file is missing" if not path.exists() else f"{path}: expected a file")
+    size = path.stat().st_size
+    recorded = entry.get("bytes")
+    if isinstance(recorded, int) and size != recorded:
+        raise CheckpointError(f"{path}: {size:,} bytes, but config.json records {recorded:,} (truncated or "
+                              "replaced); restore it or re-export the checkpoint")
+    if size > MAX_WEIGHTS_BYTES:
+        raise CheckpointError(f"{path}: {size:,} bytes is more than the {MAX_WEIGHTS_BYTES:,} a checkpoint file "
+                              "of this project may be")
+    digest, data = hashlib.sha256(), bytearray()
+    with open(path, "rb") as f:
+        while chunk := f.read(_READ_CHUNK):
+            digest.update(chunk)
+            data += chunk
+            if len(data) > size:  # the file grew while being read: not what was checked
+                break
+    if digest.hexdigest() != entry["sha256"] or len(data) != size:
         raise CheckpointError(
             f"{path}: content does not match the SHA-256 in config.json (truncated or corrupted); "
             "restore it or re-export the checkpoint"
         )
-    return data
-
-
-def load_state_dict_into(module: nn.Module, folder: Path, name: str, config: dict[str, Any]) -> None:
-    path = folder / name
-    data = read_verified(folder, name, config)
-    try:
-        tensors = safetensors.torch.load(data)
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for malformed files
-        raise CheckpointError(f"{path}: not a valid safetensors file ({exc})") from exc
-    expected = module.state_dict()
-    for key, tensor in tensors.items():
-        if key in expected and tensor.dtype != expected[key].dtype:
-            if not (tensor.is_floating_point() and expected[key].is_floating_point()):
-                raise CheckpointError(f"{path}: tensor {key} has dtype {tensor.dtype}, expected {expected[key].dtype}")
-            tensors[key] = tensor.to(expected[key].dtype)
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{path}: tensor {key} holds NaN or infinite values")
-    try:
-        module.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: does not fit the model described in config.json: {exc}") from exc
+    return bytes(data)
 
 
 def check_fits_file(network: type[nn.Module], folder: Path, name: str, config: dict[str, Any]) -> None:
@@ -332,6 +207,68 @@ def check_fits_file(network: type[nn.Module], folder: Path, name: str, config: d
         )
 
 
+def load_weights(module: nn.Module, folder: Path, name: str, config: dict[str, Any]) -> None:
+    """Fill module (built from config["model_config"]) from folder/name: strict, checked, then probed."""
+    path = folder / name
+    data = read_verified(folder, name, config)
+    try:
+        tensors = safetensors.torch.load(data)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for malformed files
+        raise CheckpointError(f"{path}: not a valid safetensors file ({exc})") from exc
+    expected = module.state_dict()
+    for key, tensor in tensors.items():
+        if key in expected and tensor.dtype != expected[key].dtype:
+            if not (tensor.is_floating_point() and expected[key].is_floating_point()):
+                raise CheckpointError(f"{path}: tensor {key} has dtype {tensor.dtype}, expected {expected[key].dtype}")
+            tensors[key] = tensor.to(expected[key].dtype)
+        _check_plausible(path, key, tensors[key])
+    try:
+        module.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: does not fit the model described in config.json: {exc}") from exc
+    _probe(module, path)
+
+
+def _check_plausible(path: Path, key: str, tensor: torch.Tensor) -> None:
+    if not tensor.is_floating_point():
+        return
+    if not torch.isfinite(tensor).all():
+        raise CheckpointError(f"{path}: tensor {key} holds NaN or infinite values")
+    if key.endswith("running_var") and (tensor < 0).any():
+        raise CheckpointError(f"{path}: tensor {key} holds a negative variance, which no training produces")
+    if tensor.numel() and tensor.abs().max() > MAX_PLAUSIBLE_WEIGHT:
+        raise CheckpointError(f"{path}: tensor {key} holds values up to {tensor.abs().max().item():.3g}, far beyond "
+                              f"what training produces ({MAX_PLAUSIBLE_WEIGHT:g}); the weights are damaged")
+
+
+def _probe(module: nn.Module, path: Path) -> None:
+    """One forward pass in eval mode: weights that pass every per-tensor check can still combine into NaN."""
+    config = getattr(module, "config", None)
+    if not isinstance(module, (Generator, Discriminator)) or config is None:
+        return
+    if isinstance(module, Generator):
+        probe = torch.randn(2, config.nz, 1, 1, generator=torch.Generator().manual_seed(0))
+    else:
+        probe = torch.zeros(2, config.nc, config.image_size, config.image_size)
+    was_training = module.training
+    module.eval()
+    parameter = next(module.parameters())
+    with torch.inference_mode():
+        finite = bool(torch.isfinite(module(probe.to(parameter.device, parameter.dtype))).all())
+    module.train(was_training)
+    if not finite:
+        raise CheckpointError(f"{path}: the loaded {type(module).__name__} computes NaN or infinite values; "
+                              "the weights are damaged, restore them or re-export the checkpoint")
+
+
+def load_network(network: type[nn.Module], folder: Path, name: str, config: dict[str, Any]) -> nn.Module:
+    """network built from config["model_config"] and filled from folder/name (size-checked first): CPU, eval."""
+    check_fits_file(network, folder, name, config)
+    module = network(config["model_config"])
+    load_weights(module, folder, name, config)
+    return module.eval()
+
+
 def load(path: str | Path) -> Generator:
     """A ready generator from a checkpoint folder (or a run folder's newest checkpoint): CPU, eval mode."""
     folder = resolve_checkpoint_folder(path)
@@ -343,19 +280,57 @@ def load_discriminator(path: str | Path) -> Discriminator:
     return load_network(Discriminator, folder, DISCRIMINATOR_FILE, read_config(folder))
 
 
-def load_network(network: type[nn.Module], folder: Path, name: str, config: dict[str, Any]) -> nn.Module:
-    """network built from config["model_config"] and filled from folder/name (size-checked, strict): CPU, eval."""
-    check_fits_file(network, folder, name, config)
-    module = network(config["model_config"])
-    load_state_dict_into(module, folder, name, config)
-    return module.eval()
+def has_discriminator(path: str | Path) -> bool:
+    return (resolve_checkpoint_folder(path) / DISCRIMINATOR_FILE).exists()
+
+
+def resume_point(run_dir: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The newest checkpoint of a run folder and its validated config, checked to fit its weights files."""
+    newest = newest_checkpoint(run_dir)
+    if newest is None:
+        raise CheckpointError(f"{run_dir}: not a run folder with a checkpoint to resume "
+                              "(no checkpoints/step_* folder in it)")
+    config = read_config(newest)
+    if "train_config" not in config:
+        raise CheckpointError(f"{newest / CONFIG_FILE}: has no \"training\" section to resume with")
+    check_fits_file(Generator, newest, GENERATOR_FILE, config)
+    check_fits_file(Discriminator, newest, DISCRIMINATOR_FILE, config)
+    return newest, config
 
 
 def load_training_state(folder: str | Path, config: dict[str, Any]) -> dict[str, Any]:
     folder = Path(folder)
     data = read_verified(folder, TRAINING_STATE_FILE, config)
-
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - weights_only refuses pickles that would run code with varied errors
         raise CheckpointError(f"{folder / TRAINING_STATE_FILE}: could not be read as tensors only ({exc})") from exc
+
+
+def check_training_state(
+    folder: Path, config: dict[str, Any], state: Any, fixed_noise_shape: tuple[int, ...]
+) -> dict[str, int]:
+    """The position (step, epoch, batch) to resume at, once training_state.pt and config.json agree on it."""
+    path = folder / TRAINING_STATE_FILE
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a dict of optimizer and noise state, got {type(state).__name__}")
+    missing = [key for key in ("optimizerG", "optimizerD", "noise_rng", "fixed_noise") if key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: does not hold this run's optimizer and noise state (no {', '.join(missing)})")
+    fixed_noise = state["fixed_noise"]
+    if not isinstance(fixed_noise, torch.Tensor) or tuple(fixed_noise.shape) != fixed_noise_shape \
+            or not torch.isfinite(fixed_noise).all():
+        raise CheckpointError(f"{path}: fixed_noise must be a finite tensor of shape {fixed_noise_shape}")
+    progress = config["progress"]
+    position = {key: progress.get(key) for key in ("step", "epoch", "batch")}
+    if not all(type(value) is int and value >= 0 for value in position.values()):
+        raise CheckpointError(f"{folder / CONFIG_FILE}: \"progress\" needs whole numbers step, epoch and batch, "
+                              f"got {position}; resume from an earlier checkpoint")
+    # a copy of the position hashed with the rest, so an edited config.json cannot shift it unnoticed (checkpoints
+    # written before it was recorded have none)
+    saved = state.get("position")
+    if saved is not None and position != saved:
+        raise CheckpointError(f"{folder / CONFIG_FILE}: \"progress\" {position} disagrees with {saved} in "
+                              f"{TRAINING_STATE_FILE}; resume from an earlier checkpoint")
+    return position
+

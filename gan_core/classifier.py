@@ -20,29 +20,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_core.checkpoint import (
-    CheckpointError,
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_text,
-    load_network,
-    read_json,
-    sha256,
-    weights_bytes,
-)
+from gan_core.checkpoint import load_network, weights_bytes
 from gan_core.config import ConfigError, config_from_dict, config_to_dict
-from gan_core.data import mnist_labels, mnist_uint8, to_model_range
+from gan_core.data import DEFAULT_DATA_DIR, mnist_labels, mnist_uint8, to_model_range
+from gan_core.errors import CheckpointError
+from gan_core.files import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json, sha256
+from gan_core.layout import CARD_FILE, CONFIG_FILE
+from gan_core.layout import DEFAULT_CLASSIFIER as DEFAULT_FOLDER
 
 CLASSIFIER_FORMAT = "mnist-classifier"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-CARD_FILE = "README.md"
 INPUT_SIZE = 28
 # the shipped classifier, found from the package so any working directory inside a clone works
-DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "checkpoints" / "mnist-classifier"
-TRAIN_COMMAND = "python -m gan_core.classifier --out checkpoints/mnist-classifier --data-dir ../shared/data"
-MEASURE_COMMAND = "python -m gan_core.classifier --measure checkpoints/mnist-classifier --data-dir ../shared/data"
+TRAIN_COMMAND = "python -m gan_core.classifier --out checkpoints/mnist-classifier"
+MEASURE_COMMAND = "python -m gan_core.classifier --measure checkpoints/mnist-classifier"
 
 
 @dataclass
@@ -344,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--out", type=Path, help="folder to write the trained classifier to")
     action.add_argument("--measure", type=Path, metavar="FOLDER", help="print the test accuracy of a trained one")
-    parser.add_argument("--data-dir", type=Path, default=Path("./data"), help="folder holding MNIST/raw")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="folder holding MNIST/raw (the repository ships MNIST in data/)")
     defaults = ClassifierTrainConfig()
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the training images")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed for weights, order and augmentation")

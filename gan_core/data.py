@@ -2,17 +2,34 @@
 
 The fast path exists because on a 2-core laptop the per-item PIL resize of the classic loader costs about
 as much as the model step itself. Both produce images normalised to [-1, 1] at image_size x image_size.
+
+The repository ships MNIST gzip-compressed in data/MNIST/raw (see data/README.md), so nothing is ever
+downloaded. The fast path reads the .gz files directly; torchvision's dataset class only reads uncompressed
+files, so the classic path decompresses them once, next to the .gz.
 """
 
 from __future__ import annotations
 
+import gzip
+import math
+import os
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 import torchvision.datasets as dset
 import torchvision.transforms as transforms
 import torchvision.transforms.v2.functional as F
+from torch.utils.data import DataLoader
+
+from gan_core.errors import DataNotFoundError
+from gan_core.files import atomic_write_bytes
+
+# Found from this file rather than the working directory, so any cwd and an editable install find the shipped data.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 MNIST_FILES = (
     "train-images-idx3-ubyte",
@@ -20,20 +37,97 @@ MNIST_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
+_IMAGES_MAGIC, _LABELS_MAGIC = 0x00000803, 0x00000801  # IDX: unsigned bytes, 3 dimensions / 1 dimension
 
 
-class DataNotFoundError(FileNotFoundError):
-    """MNIST is not where we were told to look, and could not be downloaded."""
+def data_root(data_dir: str | Path | None = None) -> Path:
+    """The folder holding MNIST/raw: data_dir, or the shipped data when it is None or "" (TrainConfig's default)."""
+    if data_dir is None or (isinstance(data_dir, str) and not data_dir):
+        return DEFAULT_DATA_DIR
+    return Path(data_dir).expanduser()
 
 
-def _missing_files(data_dir: Path) -> list[str]:
-    raw = data_dir / "MNIST" / "raw"
-    return [name for name in MNIST_FILES if not (raw / name).is_file()]
+def _raw(data_dir: str | Path | None) -> Path:
+    return data_root(data_dir) / "MNIST" / "raw"
 
 
-def mnist(data_dir: str | Path, image_size: int, train: bool = True, download: bool = True) -> dset.MNIST:
-    """MNIST with the course's transforms: Resize, ToTensor, Normalize to [-1, 1]."""
-    data_dir = Path(data_dir)
+def _missing_files(raw: Path) -> list[str]:
+    return [name for name in MNIST_FILES if not (raw / name).is_file() and not (raw / f"{name}.gz").is_file()]
+
+
+def _not_found(raw: Path, missing: list[str]) -> DataNotFoundError:
+    return DataNotFoundError(
+        f"MNIST not found in {raw.absolute()}: it needs these four files, each either gzip-compressed (.gz) or not: "
+        f"{', '.join(MNIST_FILES)}; missing: {', '.join(missing)}. The repository ships MNIST in data/MNIST/raw "
+        "(used when no --data-dir is given); pass --data-dir pointing at another folder that contains MNIST/raw."
+    )
+
+
+def _idx_bytes(raw: Path, name: str) -> tuple[Path, bytes]:
+    """The file's uncompressed bytes, from name or else name.gz."""
+    # the uncompressed copy first: it is what the classic path reads, and it skips the decompression
+    for path in (raw / name, raw / f"{name}.gz"):
+        if path.is_file():
+            try:
+                return path, gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+            except (OSError, EOFError, zlib.error) as exc:
+                raise DataNotFoundError(f"{path}: could not be read as MNIST ({exc})") from exc
+    raise _not_found(raw, _missing_files(raw))
+
+
+def _idx_shape(path: Path, head: bytes, size: int) -> tuple[int, ...]:
+    """The shape an IDX file's header gives (big-endian magic 0x0000 08 <ndim>, then ndim big-endian sizes),
+    checked against MNIST and against the file's size; head is at least the file's first 16 bytes."""
+    images = "images" in path.name
+    magic, ndim = (_IMAGES_MAGIC, 3) if images else (_LABELS_MAGIC, 1)
+    header = 4 + 4 * ndim
+    if size < header or struct.unpack(">I", head[:4])[0] != magic:
+        raise DataNotFoundError(f"{path}: not an MNIST {'image' if images else 'label'} file "
+                                f"(it should start with the IDX magic number 0x{magic:08x})")
+    shape = struct.unpack(f">{ndim}I", head[4:header])
+    if images and shape[1:] != (28, 28):
+        raise DataNotFoundError(f"{path}: images are {shape[1]}x{shape[2]}, MNIST's are 28x28")
+    if size != header + math.prod(shape):
+        raise DataNotFoundError(f"{path}: the header promises {math.prod(shape)} bytes after it, "
+                                f"the file holds {size - header} (truncated or damaged)")
+    return shape
+
+
+def _parse_idx(path: Path, data: bytes) -> torch.Tensor:
+    shape = _idx_shape(path, data[:16], len(data))
+    return torch.frombuffer(bytearray(data[4 + 4 * len(shape) :]), dtype=torch.uint8).reshape(shape)
+
+
+def _read_idx(data_dir: str | Path | None, name: str) -> torch.Tensor:
+    return _parse_idx(*_idx_bytes(_raw(data_dir), name))
+
+
+def _decompressed(raw: Path) -> None:
+    """Give every .gz an uncompressed copy beside it (torchvision reads nothing else), written atomically, and
+    check every file's header, so that a damaged file is reported by its name rather than by torchvision."""
+    missing = _missing_files(raw)
+    if missing:
+        raise _not_found(raw, missing)
+    for name in MNIST_FILES:
+        if (raw / name).is_file():
+            with open(raw / name, "rb") as f:
+                _idx_shape(raw / name, f.read(16), os.fstat(f.fileno()).st_size)
+            continue
+        path, data = _idx_bytes(raw, name)
+        _parse_idx(path, data)
+        try:
+            atomic_write_bytes(raw / name, data)
+        except OSError as exc:
+            raise DataNotFoundError(f"{path}: could not write its uncompressed copy {raw / name}, which "
+                                    f"torchvision's MNIST class needs ({exc}); the fast data path reads "
+                                    "the .gz directly") from exc
+
+
+def mnist(data_dir: str | Path | None = None, image_size: int = 28, train: bool = True) -> dset.MNIST:
+    """MNIST with the course's transforms: Resize, ToTensor, Normalize to [-1, 1] (torchvision's MNIST class, fed
+    uncompressed copies of the .gz files written on first use)."""
+    raw = _raw(data_dir)
+    _decompressed(raw)
     transform = transforms.Compose(
         [
             transforms.Resize(image_size),
@@ -41,33 +135,16 @@ def mnist(data_dir: str | Path, image_size: int, train: bool = True, download: b
             transforms.Normalize((0.5,), (0.5,)),
         ]
     )
-    missing = _missing_files(data_dir)
-    if missing and download:
-        try:
-            dset.MNIST(root=str(data_dir), train=train, download=True)
-        except Exception as exc:  # noqa: BLE001 - any network or disk failure means the same thing here
-            raise _not_found(data_dir, _missing_files(data_dir), f"download failed ({exc})") from exc
-        missing = _missing_files(data_dir)
-    if missing:
-        raise _not_found(data_dir, missing, "download is off")
     try:
-        return dset.MNIST(root=str(data_dir), train=train, download=False, transform=transform)
+        return dset.MNIST(root=str(data_root(data_dir)), train=train, download=False, transform=transform)
     except RuntimeError as exc:
-        raise _not_found(data_dir, MNIST_FILES, f"the files could not be read ({exc})") from exc
+        raise DataNotFoundError(f"MNIST in {raw}: the files could not be read ({exc})") from exc
 
 
-def _not_found(data_dir: Path, missing: list[str] | tuple[str, ...], why: str) -> DataNotFoundError:
-    raw = data_dir / "MNIST" / "raw"
-    return DataNotFoundError(
-        f"MNIST not found in {raw} ({why}). That folder needs these four uncompressed files: "
-        f"{', '.join(MNIST_FILES)}; missing: {', '.join(missing)}. "
-        "Pass --data-dir pointing at the folder that contains MNIST/raw, or connect to the internet to download."
-    )
-
-
-def mnist_uint8(data_dir: str | Path, image_size: int, train: bool = True, download: bool = True) -> torch.Tensor:
+def mnist_uint8(data_dir: str | Path | None = None, image_size: int = 28, train: bool = True) -> torch.Tensor:
     """All images as one uint8 tensor (N x 1 x image_size x image_size), resized once with antialiasing like PIL."""
-    return resize_uint8(mnist(data_dir, image_size, train=train, download=download).data.unsqueeze(1), image_size)
+    name = "train-images-idx3-ubyte" if train else "t10k-images-idx3-ubyte"
+    return resize_uint8(_read_idx(data_dir, name).unsqueeze(1), image_size)
 
 
 def resize_uint8(images: torch.Tensor, image_size: int) -> torch.Tensor:
@@ -77,8 +154,10 @@ def resize_uint8(images: torch.Tensor, image_size: int) -> torch.Tensor:
     return images.contiguous()
 
 
-def mnist_labels(data_dir: str | Path, train: bool = True, download: bool = True) -> torch.Tensor:
-    return mnist(data_dir, 28, train=train, download=download).targets.clone()
+def mnist_labels(data_dir: str | Path | None = None, train: bool = True) -> torch.Tensor:
+    """All labels (0 to 9) as one int64 tensor, as torchvision's MNIST.targets."""
+    name = "train-labels-idx1-ubyte" if train else "t10k-labels-idx1-ubyte"
+    return _read_idx(data_dir, name).long()
 
 
 def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
@@ -114,3 +193,33 @@ def fake_images(count: int, image_size: int, nc: int = 1, seed: int = 0) -> torc
     """Random uint8 images for --dry-run: exercises the whole loop without touching the dataset."""
     gen = torch.Generator().manual_seed(seed)
     return torch.randint(0, 256, (count, nc, image_size, image_size), dtype=torch.uint8, generator=gen)
+
+
+def make_loader(model_config: Any, config: Any, dry_run: bool = False) -> InMemoryLoader | DataLoader:
+    """The training batches for a run: fake images (--dry-run), the in-memory fast path, or the course's DataLoader."""
+    if dry_run:
+        return InMemoryLoader(fake_images(config.batch_size * 4, model_config.image_size, model_config.nc),
+                              config.batch_size, config.manual_seed)
+    if config.data_path == "fast":
+        images = mnist_uint8(config.data_dir, model_config.image_size, train=True)
+        return InMemoryLoader(images, config.batch_size, config.manual_seed)
+    dataset = mnist(config.data_dir, model_config.image_size, train=True)
+    generator = torch.Generator()
+    loader = DataLoader(
+        dataset, batch_size=config.batch_size, shuffle=True, num_workers=config.workers, generator=generator,
+        persistent_workers=config.workers > 0,
+    )
+    loader.seed_base = config.manual_seed
+    return loader
+
+
+def epoch_batches(loader: InMemoryLoader | DataLoader, epoch: int, start_batch: int) -> Iterator[torch.Tensor]:
+    """The image batches of one epoch from start_batch on, in an order that depends only on (seed, epoch)."""
+    if isinstance(loader, InMemoryLoader):
+        yield from loader.epoch(epoch, start_batch)
+        return
+    # The classic DataLoader: seed its shuffle per epoch so the order is reproducible, skip what was done.
+    loader.generator.manual_seed(loader.seed_base * 1000 + epoch)
+    for i, (images, _) in enumerate(loader):
+        if i >= start_batch:
+            yield images

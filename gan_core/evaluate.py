@@ -29,17 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_core.checkpoint import (
-    GENERATOR_FILE,
-    CheckpointError,
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_text,
-    load_network,
-    read_config,
-    resolve_checkpoint_folder,
-    round_floats,
-)
+from gan_core.checkpoint import load_network, read_config
 from gan_core.classifier import (
     DEFAULT_FOLDER,
     INPUT_SIZE,
@@ -48,9 +38,11 @@ from gan_core.classifier import (
     features_and_probabilities,
     load_classifier,
 )
-from gan_core.data import mnist_labels, mnist_uint8, resize_uint8, to_model_range
-from gan_core.export import epoch_folders
+from gan_core.data import DEFAULT_DATA_DIR, data_root, mnist_labels, mnist_uint8, resize_uint8, to_model_range
+from gan_core.errors import CheckpointError
+from gan_core.files import atomic_write_bytes, atomic_write_json, atomic_write_text, round_floats
 from gan_core.latent import generate, validate_seed, z_batch
+from gan_core.layout import EPOCH_REPORT_STEM, EVALUATION_FILE, GENERATOR_FILE, epoch_folders, resolve_checkpoint_folder
 from gan_core.models import Generator
 
 COVARIANCE_EPSILON = 1e-6
@@ -60,7 +52,6 @@ NEAREST_NEIGHBOURS = 3
 FLOOR_IMAGES = 10_000
 FLOOR_SEED = 0  # which training images make the floor: fixed, so the floor never moves with --seed
 MIN_SAMPLES = 10
-EPOCH_REPORT_STEM = "epochs"  # epochs.json, .md and .png: the names the model card reads
 METRIC_KEYS = ("fd", "kid", "mnist_score", "coverage", "precision", "recall")
 
 
@@ -186,7 +177,7 @@ def real_reference(
     moves FD by about 40 at 2,000 samples, and would be charged to the generator otherwise."""
     if not MIN_SAMPLES <= floor_images <= 60_000:
         raise ValueError(f"floor_images must be from {MIN_SAMPLES} to 60000 (MNIST's training set), got {floor_images}")
-    test_key = (classifier_id, str(Path(data_dir).resolve()), image_size)
+    test_key = (classifier_id, str(data_root(data_dir).resolve()), image_size)
     if test_key not in _TEST_SETS:
         test = to_model_range(mnist_uint8(data_dir, image_size, train=False))
         labels = mnist_labels(data_dir, train=False)
@@ -257,9 +248,9 @@ class Evaluator:
     floor_images: int = FLOOR_IMAGES
 
     @classmethod
-    def create(cls, classifier_folder: str | Path = DEFAULT_FOLDER, data_dir: str | Path = "./data",
+    def create(cls, classifier_folder: str | Path = DEFAULT_FOLDER, data_dir: str | Path = DEFAULT_DATA_DIR,
                floor_images: int = FLOOR_IMAGES) -> Evaluator:
-        return cls(load_classifier(classifier_folder), classifier_fingerprint(classifier_folder), Path(data_dir),
+        return cls(load_classifier(classifier_folder), classifier_fingerprint(classifier_folder), data_root(data_dir),
                    floor_images)
 
     def reference(self, image_size: int) -> RealReference:
@@ -384,7 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="JSON file to write (default: evaluation.json in the checkpoint folder; with --epochs "
                              f"{EPOCH_REPORT_STEM}.json there, plus .md and .png beside it)")
     parser.add_argument("--batch-size", type=int, default=500, help="images generated at once")
-    parser.add_argument("--data-dir", type=Path, default=Path("./data"), help="folder holding MNIST/raw")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="folder holding MNIST/raw (the repository ships MNIST in data/)")
     parser.add_argument("--classifier", type=Path, default=DEFAULT_FOLDER, help="classifier checkpoint folder")
     parser.add_argument("--floor-images", type=int, default=FLOOR_IMAGES,
                         help="training images that make the real-data floor (fewer only for a quick check)")
@@ -409,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {out}, {out.with_suffix('.md')} and {out.with_suffix('.png')}")
         else:
             result = round_floats(evaluator.checkpoint(args.checkpoint, args.samples, args.seed, args.batch_size))
-            out = args.out or args.checkpoint / "evaluation.json"
+            out = args.out or args.checkpoint / EVALUATION_FILE
             atomic_write_json(out, result)
             print(summary(result, result["floor"]))
             print(f"wrote {out}")

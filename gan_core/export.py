@@ -12,76 +12,46 @@ afterwards and export again with --force (or ``--card-only``) to put the measure
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
 import torch
-from PIL import Image
 
-from gan_core.card import FULL_GRAY_LEVELS, write_model_card
-from gan_core.checkpoint import (
-    DISCRIMINATOR_FILE,
-    GENERATOR_FILE,
-    CheckpointError,
-    atomic_write_bytes,
-    load_state_dict_into,
-    newest_checkpoint,
-    read_config,
-    save_checkpoint,
-)
+from gan_core.card import write_model_card
+from gan_core.checkpoint import load_network, read_config, save_checkpoint
+from gan_core.errors import CheckpointError, RunFolderError
+from gan_core.files import atomic_write_bytes
 from gan_core.history import read_history, write_shipped_history
+from gan_core.layout import (
+    DISCRIMINATOR_FILE,
+    EMA_FOLDER,
+    GENERATOR_FILE,
+    KEPT_FILES,
+    PROGRESS,
+    epoch_folders,
+    is_checkpoint_folder,
+    newest_checkpoint,
+    snapshot_folder,
+)
 from gan_core.models import Discriminator, Generator
-from gan_core.train import EMA_FOLDER
+from gan_core.render import FULL_GRAY_LEVELS, grid_png
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-KEPT_FILES = ("evaluation.json", "epochs.json", "epochs.md", "epochs.png", "notes.md")
 
 
-def epoch_folders(folder: str | Path, kind: str = "snapshots") -> dict[int, Path]:
-    """{epoch: path} of snapshots/epoch_NNN folders (or progress/epoch_NNN.png files with kind='progress')."""
-    base = Path(folder) / kind
-    if not base.is_dir():
-        return {}
-    found = {}
-    for path in base.iterdir():
-        stem = path.name.split(".")[0]
-        if stem.startswith("epoch_") and stem[6:].isdigit():
-            found[int(stem[6:])] = path
-    return dict(sorted(found.items()))
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    """The image as the smallest PNG Pillow writes (optimize=True)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
-
-
-def grid_png(data: bytes, gray_levels: int = FULL_GRAY_LEVELS) -> bytes:
-    """A fixed-noise grid as an 8-bit grayscale PNG when its three channels are equal (torchvision's grids of MNIST
-    digits are): lossless, and about a third of the bytes. With fewer gray levels than 256 every pixel (every channel
-    of a colour grid) is rounded to the nearest of that many evenly spaced ones: lossy (at most half a step off), and
-    PNG packs the fewer values tighter, which is what lets a long run's grids fit the repository's size budget.
-    A grid in another mode (training never writes one) is kept as it is at full depth, and made RGB to be rounded."""
-    rounded = gray_levels < FULL_GRAY_LEVELS
-    with Image.open(io.BytesIO(data)) as image:
-        if image.mode not in ("L", "RGB") and not rounded:
-            return data
-        picture = image.copy() if image.mode in ("L", "RGB") else image.convert("RGB")
-    if picture.mode == "RGB":
-        red, green, blue = picture.split()
-        if red.tobytes() == green.tobytes() == blue.tobytes():
-            picture = red
-        elif not rounded:
-            return data
-    if rounded:
-        step = 255 / (gray_levels - 1)
-        table = [round(round(value / step) * step) for value in range(256)]
-        picture = picture.point(table * len(picture.getbands()))
-    encoded = png_bytes(picture)
-    # the card says the grids are rounded, so a rounded one is kept even when it is not smaller
-    return encoded if rounded or len(encoded) < len(data) else data
+def check_replaceable(out_dir: Path, run_dir: Path) -> None:
+    """--force replaces out_dir only when it is itself an exported checkpoint, apart from the run and from any
+    folder that holds other checkpoints: a typo must never delete a run or a collection of checkpoints."""
+    out, run = out_dir.resolve(), run_dir.resolve()
+    if out == run or run.is_relative_to(out) or out.is_relative_to(run):
+        raise RunFolderError(f"{out_dir}: is, holds or sits inside the run {run_dir}; export to a folder of its own")
+    if not is_checkpoint_folder(out_dir):
+        raise RunFolderError(f"{out_dir}: --force replaces only an exported checkpoint (a folder with config.json and "
+                             "generator.safetensors), and this is not one; remove it yourself or pick another folder")
+    nested = [p.name for p in out_dir.iterdir() if p.is_dir() and is_checkpoint_folder(p)]
+    if nested:
+        raise RunFolderError(f"{out_dir}: holds other checkpoints ({', '.join(sorted(nested)[:3])}); --force would "
+                             "delete them")
 
 
 def _source_folder(run_dir: Path, epoch: int | None) -> Path:
@@ -127,11 +97,12 @@ def export(
     exported_epoch = epoch if epoch is not None else progress.get("epoch", 0)
     if out_dir.exists() and not force:
         raise FileExistsError(f"{out_dir} exists; pass --force to replace it (evaluation files in it are kept)")
+    if out_dir.exists():
+        check_replaceable(out_dir, run_dir)
 
     kept = {name: (out_dir / name).read_bytes() for name in KEPT_FILES if (out_dir / name).is_file()}
-    netG, netD = Generator(model_config), Discriminator(model_config)
-    load_state_dict_into(netG, source, GENERATOR_FILE, config)
-    load_state_dict_into(netD, source, DISCRIMINATOR_FILE, config)
+    netG = load_network(Generator, source, GENERATOR_FILE, config)
+    netD = load_network(Discriminator, source, DISCRIMINATOR_FILE, config)
     save_checkpoint(out_dir, netG, netD, model_config, config.get("train_config"),
                     progress={**progress, "exported_epoch": exported_epoch, "generator": "ema" if ema else "raw",
                               "grid_gray_levels": grid_gray_levels},
@@ -139,17 +110,16 @@ def export(
 
     history = [row for row in read_history(run_dir) if row["step"] <= step]
     write_shipped_history(out_dir, history)
-    for number, png in epoch_folders(run_dir, "progress").items():
+    for number, png in epoch_folders(run_dir, PROGRESS).items():
         if number <= exported_epoch:
-            atomic_write_bytes(out_dir / "progress" / png.name, grid_png(png.read_bytes(), grid_gray_levels))
+            atomic_write_bytes(out_dir / PROGRESS / png.name, grid_png(png.read_bytes(), grid_gray_levels))
     snapshots = epoch_folders(snapshot_root)
     for number in snapshot_epochs or []:
         if number not in snapshots or number >= exported_epoch:
             raise CheckpointError(f"snapshot epoch {number}: need an epoch of {run_dir} before {exported_epoch}")
         snap_config = read_config(snapshots[number])
-        snapG = Generator(model_config)
-        load_state_dict_into(snapG, snapshots[number], GENERATOR_FILE, snap_config)
-        save_checkpoint(out_dir / "snapshots" / f"epoch_{number:03d}", snapG, None, model_config,
+        snapG = load_network(Generator, snapshots[number], GENERATOR_FILE, snap_config)
+        save_checkpoint(snapshot_folder(out_dir, number), snapG, None, model_config,
                         progress=snap_config.get("progress", {}), weights_dtype=torch.float16)
     for name, data in kept.items():
         atomic_write_bytes(out_dir / name, data)
@@ -180,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             epochs = [int(x) for x in args.snapshot_epochs.split(",") if x.strip()]
             export(args.run_dir, args.out_dir, args.epoch, epochs, DTYPES[args.weights_dtype], args.force, args.ema,
                    args.grid_gray_levels)
-    except (CheckpointError, FileExistsError, ValueError) as exc:
+    except (CheckpointError, RunFolderError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.out_dir}")

@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gan_core.checkpoint import CheckpointError, atomic_write_bytes, atomic_write_text, round_floats
+from gan_core.errors import CheckpointError
+from gan_core.files import atomic_write_bytes, atomic_write_text, round_floats
+from gan_core.layout import HISTORY_FILE, SHIPPED_HISTORY_FILE
 
-HISTORY_FILE = "history.jsonl"
-SHIPPED_HISTORY_FILE = HISTORY_FILE + ".gz"
 # A thousand epochs of MNIST at batch 128 are under 100 MB of rows; more than this is not a history but a mistake
 # (or a gzip file built to fill memory), and is refused before it is read whole.
 MAX_HISTORY_BYTES = 200_000_000

@@ -8,21 +8,14 @@ reference to that tensor would silently show post-ReLU values under the BatchNor
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from gan_core.models import Discriminator, Generator
 
 MAX_MAPS = 512  # most channels a grid shows: the widest layer of the 64x64 course model has 512
-TILE_PIXELS = 32  # each map is upscaled (nearest neighbour) to at least this many pixels across
-GRID_MIN_PIXELS = 384  # small grids are scaled up to about this width
-GRID_MAX_PIXELS = 1024  # cap on the grid's width, so a big layer stays a reasonable download
 
 
 @dataclass(frozen=True)
@@ -216,7 +209,7 @@ def output_size_formula(module: nn.Module, info: LayerInfo) -> str | None:
     return text + f"   (height and width alike: {size_in}x{size_in} -> {value}x{value})"
 
 
-# --- statistics and pictures of feature maps ---------------------------------------------------------
+# --- statistics of feature maps ---------------------------------------------------------
 
 
 def map_statistics(maps: torch.Tensor) -> dict[str, float]:
@@ -237,147 +230,3 @@ def strongest_channels(maps: torch.Tensor, count: int) -> list[int]:
     strength = maps.detach().float().abs().flatten(1).mean(1)
     count = max(1, min(count, maps.shape[0]))
     return torch.argsort(strength, descending=True, stable=True)[:count].tolist()
-
-
-# Diverging colour scale (blue negative, near-white zero, red positive): silent ReLU channels read as blank paper.
-_ANCHORS = np.array(
-    [[33, 102, 172], [103, 169, 207], [247, 247, 247], [239, 138, 98], [178, 24, 43]], dtype=np.float32
-)
-
-
-def colorize(values: np.ndarray, limit: float) -> np.ndarray:
-    """Map values in [-limit, limit] to RGB uint8 with the diverging scale (anything beyond is clipped)."""
-    t = np.clip(values / max(limit, 1e-12), -1.0, 1.0) * 2 + 2  # 0 .. 4 over the five anchors
-    low = np.clip(np.floor(t).astype(np.int64), 0, 3)
-    frac = (t - low)[..., None]
-    return (_ANCHORS[low] * (1 - frac) + _ANCHORS[low + 1] * frac).round().astype(np.uint8)
-
-
-def channel_grid(maps: torch.Tensor, channels: list[int]) -> tuple[Image.Image, float]:
-    """A picture of the chosen channels (C x H x W maps) tiled in a grid, with a colour bar and its scale.
-
-    Returns (image, limit): colours run from -limit (blue) through 0 (white) to +limit (red), one scale for
-    every tile so channels can be compared.
-    """
-    if not channels:
-        raise ValueError("choose at least one channel to show")
-    chosen = maps.detach().float()[channels].numpy()
-    limit = float(np.abs(chosen).max()) or 1.0
-    n, h, w = chosen.shape
-    columns = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / columns)
-    # Big enough to see each pixel, and a few tiles (or one digit) still fill a readable width.
-    scale = max(math.ceil(TILE_PIXELS / max(h, w)), GRID_MIN_PIXELS // (columns * w))
-    while scale > 1 and columns * (w * scale + 1) > GRID_MAX_PIXELS:
-        scale -= 1
-    tile_h, tile_w = h * scale, w * scale
-    grid = np.full((rows * (tile_h + 1) + 1, columns * (tile_w + 1) + 1, 3), 120, dtype=np.uint8)
-    colours = colorize(chosen, limit).repeat(scale, axis=1).repeat(scale, axis=2)
-    for i in range(n):
-        top, left = (1 + k * (size + 1) for k, size in zip(divmod(i, columns), (tile_h, tile_w)))
-        grid[top : top + tile_h, left : left + tile_w] = colours[i]
-    return _with_colour_bar(Image.fromarray(grid), limit), limit
-
-
-def _with_colour_bar(grid: Image.Image, limit: float) -> Image.Image:
-    width = max(grid.width, 240)
-    bar_height, text_height = 14, 18
-    canvas = Image.new("RGB", (width, grid.height + bar_height + text_height + 8), (255, 255, 255))
-    canvas.paste(grid, ((width - grid.width) // 2, 0))
-    ramp = colorize(np.linspace(-limit, limit, width - 20, dtype=np.float32)[None, :].repeat(bar_height, 0), limit)
-    top = grid.height + 4
-    canvas.paste(Image.fromarray(ramp), (10, top))
-    draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=13)
-    y = top + bar_height + 2
-    draw.text((10, y), f"{-limit:.3g}", fill=(0, 0, 0), font=font)
-    draw.text((width // 2, y), "0", fill=(0, 0, 0), font=font, anchor="ma")
-    draw.text((width - 10, y), f"+{limit:.3g}", fill=(0, 0, 0), font=font, anchor="ra")
-    return canvas
-
-
-# --- what a latent direction changes -------------------------------------------------------------------
-
-# For each measure: (words when it grows, words when it shrinks).
-_MEASURE_WORDS = {
-    "ink": ("bolder strokes", "thinner strokes"),
-    "width": ("wider", "narrower"),
-    "height": ("taller", "shorter"),
-    "slant": ("leans right", "leans left"),
-    "x": ("moves right", "moves left"),
-    "y": ("moves down", "moves up"),
-}
-NOTICEABLE_EFFECT = 0.5  # a change smaller than half the spread between digits is not worth a word
-NOTICEABLE_PROBABILITY = 0.1  # a digit's probability must move at least this much to be named
-
-
-def image_measures(images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-image shape measures of digits in [-1, 1] (N x 1 x H x W): ink, centre, width, height, slant."""
-    ink = ((images.float() + 1) / 2).clamp(0, 1)[:, 0]
-    n, h, w = ink.shape
-    mass = ink.sum((1, 2)).clamp(min=1e-6)
-    ys = torch.linspace(0, 1, h).view(1, h, 1)
-    xs = torch.linspace(0, 1, w).view(1, 1, w)
-    cx = (ink * xs).sum((1, 2)) / mass
-    cy = (ink * ys).sum((1, 2)) / mass
-    dx, dy = xs - cx.view(n, 1, 1), ys - cy.view(n, 1, 1)
-    var_x = (ink * dx**2).sum((1, 2)) / mass
-    var_y = (ink * dy**2).sum((1, 2)) / mass
-    cov = (ink * dx * dy).sum((1, 2)) / mass
-    return {
-        "ink": ink.mean((1, 2)),
-        "width": var_x.sqrt(),
-        "height": var_y.sqrt(),
-        # image y grows downwards: a digit leaning right has ink further right at the top, so cov < 0
-        "slant": -cov / var_y.clamp(min=1e-6),
-        "x": cx,
-        "y": cy,
-    }
-
-
-def direction_effects(
-    netG: nn.Module,
-    directions: torch.Tensor,
-    amount: float = 2.0,
-    samples: int = 16,
-    seed: int = 0,
-    classify: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> list[tuple[str, str]]:
-    """For each direction, (what moving +amount does, what moving -amount does) in a few words.
-
-    Measured on ``samples`` random z: each is pushed both ways and the images compared by ink, size, slant and
-    position (standardised by how much those vary between digits), and, given ``classify`` (images -> N x 10
-    probabilities), by which digit becomes more likely. A direction with no clear effect says "subtle changes".
-    """
-    generator = torch.Generator().manual_seed(seed)
-    z = torch.randn(samples, netG.config.nz, generator=generator)
-    shifted = [z + sign * amount * d for d in directions for sign in (1.0, -1.0)]
-    with torch.inference_mode():
-        images = netG(torch.cat([z, *shifted])[:, :, None, None])
-        measures = image_measures(images)
-        probabilities = classify(images) if classify is not None else None
-    effects = []
-    for k in range(len(directions)):
-        plus = slice(samples * (1 + 2 * k), samples * (2 + 2 * k))
-        minus = slice(samples * (2 + 2 * k), samples * (3 + 2 * k))
-        scores = {
-            name: ((values[plus] - values[minus]).mean() / (values[:samples].std() + 1e-6)).item()
-            for name, values in measures.items()
-        }
-        name = max(scores, key=lambda key: abs(scores[key]))
-        grows, shrinks = _MEASURE_WORDS[name]
-        positive, negative = ([grows], [shrinks]) if abs(scores[name]) >= NOTICEABLE_EFFECT else ([], [])
-        if scores[name] < 0:
-            positive, negative = negative, positive
-        if probabilities is not None:
-            change = probabilities[plus].mean(0) - probabilities[minus].mean(0)
-            if change.max() >= NOTICEABLE_PROBABILITY:
-                positive.append(_more_like(change.argmax().item()))
-            if -change.min() >= NOTICEABLE_PROBABILITY:
-                negative.append(_more_like(change.argmin().item()))
-        effects.append((", ".join(positive) or "subtle changes", ", ".join(negative) or "subtle changes"))
-    return effects
-
-
-def _more_like(digit: int) -> str:
-    return f"more like {'an' if digit == 8 else 'a'} {digit}"

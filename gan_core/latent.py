@@ -1,4 +1,4 @@
-"""The latent space: seed -> z, z -> images, spherical interpolation, and principal directions (GANSpace).
+"""The latent space: seed -> z, z -> images, edits to single numbers of z, and spherical interpolation.
 
 Every random draw here uses its own torch.Generator seeded by the caller, never the global RNG, so the same
 seed gives the same z in any process and for any number of concurrent callers.
@@ -10,10 +10,33 @@ import math
 import numbers
 
 import torch
-from PIL import Image
 from torch import nn
 
 MAX_SEED = 2**32 - 1
+RAW_RANGE = 4.0  # a raw z value is N(0, 1): -4 .. 4 covers all but 1 in 15,000 draws
+Z_EDIT_CHARS_PER_DIM = 32  # z edits text: "DIMENSION=VALUE, " for every dimension fits; more only costs CPU
+
+
+def whole_number(value: object, name: str, low: int, high: int) -> int:
+    """value as an int from low to high, or a ValueError that names the input and the range."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}") from None
+    if not math.isfinite(number) or number != int(number) or not low <= number <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return int(number)
+
+
+def bounded_number(value: object, name: str, limit: float) -> float:
+    """value as a float from -limit to limit, or a ValueError that names the input and the range."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number from {-limit:g} to {limit:g}, got {value!r}") from None
+    if not math.isfinite(number) or abs(number) > limit:
+        raise ValueError(f"{name} must be a number from {-limit:g} to {limit:g}, got {value!r}")
+    return number
 
 
 def validate_seed(seed: object) -> int:
@@ -56,22 +79,6 @@ def generate(netG: nn.Module, z: torch.Tensor) -> torch.Tensor:
         return netG(z.float())
 
 
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] floats -> uint8 [0, 255] with the same rounding everywhere (PNG, GIF, evaluation)."""
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
-def to_pil(image: torch.Tensor, scale: int = 1) -> Image.Image:
-    """One image (nc x H x W or 1 x nc x H x W) in [-1, 1] as a PIL image, upscaled crisply by nearest neighbour."""
-    if image.dim() == 4:
-        image = image[0]
-    array = to_uint8(image).permute(1, 2, 0).squeeze(-1).cpu().numpy()
-    pil = Image.fromarray(array)
-    if scale != 1:
-        pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
-    return pil
-
-
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
     """Spherical interpolation: keeps |z| near what the generator saw in training, unlike a straight line."""
     a, b = z0.flatten().double(), z1.flatten().double()
@@ -91,38 +98,35 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, frames: int) -> torch.Tensor
     return torch.cat([slerp(z0, z1, i / (frames - 1)) for i in range(frames)])
 
 
-def principal_directions(
-    netG: nn.Module, count: int = 8, samples: int = 2000, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """GANSpace for a z-space GAN: PCA of the first block's activations, mapped back to z by least squares.
-
-    Returns (directions, explained): directions is count x nz, each of unit length; explained is the share of
-    activation variance each component carries. Moving z along direction k changes the image mostly along
-    principal component k of what the first layer computes.
-    """
-    nz = netG.config.nz
-    z = z_batch(samples, nz, seed)
-    with torch.inference_mode():
-        activations = netG.main[:3](z).flatten(1).double()
-    centered = activations - activations.mean(0)
-    v = _top_right_singular_vectors(centered, count, seed)
-    coords = centered @ v.T  # samples x count
-    # z ~ coords @ B: the z-space direction that moves each principal coordinate
-    solution = torch.linalg.lstsq(coords, z.flatten(1).double()).solution  # count x nz
-    directions = solution / solution.norm(dim=1, keepdim=True)
-    return directions.float(), (coords.square().sum(0) / centered.square().sum()).float()
+def parse_z_edits(text: str | None, nz: int) -> dict[int, float]:
+    """"3=1.5, 17=-0.25" -> {3: 1.5, 17: -0.25}; a ValueError names the bad entry."""
+    limit = Z_EDIT_CHARS_PER_DIM * nz
+    if len(text or "") > limit:
+        raise ValueError(f"z edits are {len(text):,} characters long, more than the {limit:,} that one "
+                         f"DIMENSION=VALUE for each of the {nz} dimensions needs; shorten them")
+    edits: dict[int, float] = {}
+    for entry in (text or "").replace(";", ",").split(","):
+        if not entry.strip():
+            continue
+        dim_text, sep, value_text = entry.partition("=")
+        if not sep:
+            raise ValueError(f"z edit {entry.strip()!r}: write DIMENSION=VALUE, for example 7=1.5")
+        dim = whole_number(dim_text.strip(), "z dimension", 0, nz - 1)
+        edits[dim] = bounded_number(value_text.strip(), "z value", RAW_RANGE)
+    return edits
 
 
-def _top_right_singular_vectors(matrix: torch.Tensor, count: int, seed: int, power_steps: int = 4) -> torch.Tensor:
-    """count x columns: the leading right singular vectors by a seeded randomized range finder (Halko et al.).
+def format_z_edits(edits: dict[int, float]) -> str:
+    return ", ".join(f"{dim}={value:g}" for dim, value in sorted(edits.items()))
 
-    A full SVD of 2000 x 8192 activations takes a minute on two cores; this takes well under a second and
-    agrees on the leading components. Its random start comes from its own generator, so results repeat.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    sketch = matrix @ torch.randn(matrix.shape[1], count + 10, generator=generator, dtype=matrix.dtype)
-    basis, _ = torch.linalg.qr(sketch)
-    for _ in range(power_steps):
-        basis, _ = torch.linalg.qr(matrix @ (matrix.T @ basis))
-    _, _, v = torch.linalg.svd(basis.T @ matrix, full_matrices=False)
-    return v[:count]
+
+def compose_z(
+    seed: object, directions: torch.Tensor, amounts: list[float], edits: dict[int, float]
+) -> torch.Tensor:
+    """z for a seed (1 x nz x 1 x 1), moved by amounts[k] along directions[k], then with single numbers set by edits."""
+    z = z_from_seed(seed, directions.shape[1])
+    z = z + (torch.tensor(amounts, dtype=directions.dtype) @ directions).view(1, -1, 1, 1)
+    for dim, value in edits.items():
+        z[0, dim, 0, 0] = value
+    return z
+

@@ -1,22 +1,19 @@
-"""Shared fixtures: tiny configs that train in well under a second per step, and MNIST files written by the tests."""
+"""Shared fixtures: tiny configs that train in well under a second per step, MNIST files written by the tests,
+checkpoint folders for the app, the app served in its own process, and a browser to drive it."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import struct
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import torch
 from torchvision.utils import save_image
 
+from demo.serving import ServedApp, serve
 from gan_core.checkpoint import save_checkpoint
 from gan_core.classifier import (
     ClassifierConfig,
@@ -25,20 +22,14 @@ from gan_core.classifier import (
     save_classifier,
 )
 from gan_core.config import ModelConfig, TrainConfig
-from gan_core.data import InMemoryLoader, fake_images
+from gan_core.data import DEFAULT_DATA_DIR, InMemoryLoader, fake_images
 from gan_core.models import build_models
+from tests.helpers import write_idx
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-REAL_MNIST = REPO_ROOT.parent / "shared" / "data"  # the real MNIST files, beside the clone (see README)
+REAL_MNIST = DEFAULT_DATA_DIR  # the real MNIST files, shipped gzip-compressed in data/MNIST/raw
 TINY_BATCH = 8
 TINY_BATCHES_PER_EPOCH = 3
-
-
-def write_idx(path: Path, array: torch.Tensor) -> None:
-    """An uncompressed IDX file (MNIST's format): magic 0x0000 08 <ndim>, big-endian sizes, then the bytes."""
-    assert array.dtype == torch.uint8
-    header = struct.pack(">I", 0x0800 + array.dim()) + struct.pack(f">{array.dim()}I", *array.shape)
-    path.write_bytes(header + array.contiguous().numpy().tobytes())
 
 
 def digit_like_images(count: int, seed: int) -> torch.Tensor:
@@ -146,44 +137,50 @@ def served_checkpoint(app_checkpoint: Path) -> Path:
     return SHIPPED_CHECKPOINT if (SHIPPED_CHECKPOINT / "config.json").exists() else app_checkpoint
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def served_app(
     served_checkpoint: Path, app_classifier: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """`python -m demo` on a free loopback port, serving served_checkpoint; yields its URL, stops it afterwards."""
-    port = free_port()
+) -> Iterator[ServedApp]:
+    """`python -m demo` on a free loopback port serving served_checkpoint, shared by every server test; its .url is
+    the page and its .log the server's output (the reliability tests read how failed calls ended there)."""
     log = tmp_path_factory.mktemp("served_app") / "app.log"
-    command = [sys.executable, "-m", "demo", "--checkpoint", str(served_checkpoint), "--classifier",
-               str(app_classifier), "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180  # generous: CI machines may be busy
+    with serve(["--checkpoint", str(served_checkpoint), "--classifier", str(app_classifier)], log=log) as app:
+        yield app
+
+
+# --- the browser ---------------------------------------------------------------------------------------------
+
+DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Chromium through Playwright: Debian's when installed, else one `playwright install chromium` fetched.
+
+    Without either the browser tests are skipped, except on CI (CI=true), where a missing browser fails them.
+    """
     try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the app exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the app did not answer at {url} within 180 s:\n{log.read_text()}")
-            time.sleep(0.25)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _no_browser("Playwright is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as playwright:
+        if DEBIAN_CHROMIUM.exists():
+            executable = DEBIAN_CHROMIUM
+        elif Path(playwright.chromium.executable_path).exists():
+            executable = Path(playwright.chromium.executable_path)
+        else:
+            _no_browser(f"no Chromium: neither {DEBIAN_CHROMIUM} (Debian: apt-get install chromium) nor "
+                        "Playwright's own (python -m playwright install chromium)")
+        chromium = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def _no_browser(reason: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)

@@ -1,231 +1,40 @@
-"""The app's functions called directly (no server): generate, explain, interpolate, history, limits, start-up."""
+"""The app's entry point: command line, environment, ports, and start-up failures reported in one clean message."""
 
 from __future__ import annotations
 
-import gzip
-import math
-import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import gradio as gr
-import numpy as np
 import pytest
-import torch
-from PIL import Image
 
 from demo import app as demo_app
-from demo.app import DIRECTION_COUNT, MAX_FRAMES, MAX_MAPS, Explorer, build_app, main, parse_args, set_alt_text
-from gan_core.latent import generate, to_pil, z_from_seed
-
-ZERO = (0.0,) * DIRECTION_COUNT
-
-
-@pytest.fixture(scope="module")
-def explorer(app_checkpoint: Path, app_classifier: Path) -> Explorer:
-    return Explorer(app_checkpoint, app_classifier)
-
-
-def pixels(image: Image.Image) -> np.ndarray:
-    return np.asarray(image)
-
-
-def test_startup_builds_directions_labels_and_the_layer_list(explorer):
-    assert explorer.directions.shape == (DIRECTION_COUNT, explorer.config.nz)
-    torch.testing.assert_close(explorer.directions.norm(dim=1), torch.ones(DIRECTION_COUNT))
-    labels = [explorer.direction_label(k) for k in range(DIRECTION_COUNT)]
-    assert all(label.startswith(f"Direction {k + 1} (") and " · left: " in label for k, label in enumerate(labels))
-    keys = [key for _, key in explorer.layer_choices()]
-    assert keys == [f"generator.main.{i}" for i in range(len(explorer.netG.main))] + [
-        f"discriminator.main.{i}" for i in range(len(explorer.netD.main))
-    ]
-
-
-def test_same_seed_same_digit_and_other_seeds_differ(explorer):
-    first, _, _, _ = explorer.generate(42, "", *ZERO)
-    again, _, _, _ = explorer.generate("42", "", *ZERO)
-    other, _, _, _ = explorer.generate(43, "", *ZERO)
-    assert np.array_equal(pixels(first), pixels(again))
-    assert not np.array_equal(pixels(first), pixels(other))
-    expected = to_pil(generate(explorer.netG, z_from_seed(42, explorer.config.nz)), explorer.scale)
-    assert np.array_equal(pixels(first), np.asarray(expected))
-
-
-def test_generate_shows_a_crisp_big_digit_with_scores_and_alt_text(explorer):
-    picture, realness, guess, description = explorer.generate(7, "", *ZERO)
-    assert picture.size == (256, 256)
-    # nearest-neighbour upscaling: every 8x8 block (32 -> 256) is one flat colour
-    blocks = np.asarray(picture).reshape(32, 8, 32, 8)
-    assert (blocks == blocks[:, :1, :, :1]).all()
-    with torch.inference_mode():
-        expected = explorer.netD(generate(explorer.netG, z_from_seed(7, explorer.config.nz))).item()
-    assert realness == pytest.approx(expected, abs=1e-4) and 0 <= realness <= 1
-    assert set(guess) == {str(d) for d in range(10)} and sum(guess.values()) == pytest.approx(1, abs=1e-3)
-    best = max(guess, key=guess.get)
-    assert "seed 7" in description and f"reads it as {best}" in description
-    assert set_alt_text(description) == {"__type__": "update", "alt_text": description}
-
-
-def test_sliders_and_raw_edits_move_z(explorer):
-    base = explorer.latent(5, "", ZERO)
-    moved = explorer.latent(5, "", (2.0,) + ZERO[1:])
-    torch.testing.assert_close((moved - base).flatten(), 2.0 * explorer.directions[0])
-    edited = explorer.latent(5, "3=1.5, 99=-2", ZERO)
-    assert edited[0, 3, 0, 0].item() == 1.5 and edited[0, 99, 0, 0].item() == -2
-    assert torch.equal(edited[0, 4:99], base[0, 4:99])
-    steered, _, _, _ = explorer.generate(5, "", 3.0, *ZERO[1:])
-    assert not np.array_equal(pixels(steered), pixels(explorer.generate(5, "", *ZERO)[0]))
-
-
-def test_raw_z_controls_read_and_write_one_dimension(explorer):
-    assert explorer.set_z_value("", 7, 1.25) == "7=1.25"
-    assert explorer.set_z_value("7=1.25", 3, -2) == "3=-2, 7=1.25"
-    assert explorer.set_z_value("7=1.25", 7, 0.5) == "7=0.5"
-    value = z_from_seed(11, explorer.config.nz)[0, 42, 0, 0].item()
-    assert explorer.z_value(11, "", 42, *ZERO) == pytest.approx(value, abs=1e-3)
-    assert explorer.z_value(11, "42=3", 42, *ZERO) == 3
-
-
-@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "abc", "", None, float("nan"), float("inf"), True])
-def test_bad_seeds_get_a_clear_error(explorer, seed):
-    with pytest.raises(gr.Error, match="seed must"):
-        explorer.generate(seed, "", *ZERO)
-
-
-@pytest.mark.parametrize(
-    ("call", "message"),
-    [
-        (lambda ex: ex.generate(1, "", float("nan"), *ZERO[1:]), "direction 1 must be a number"),
-        (lambda ex: ex.generate(1, "", *ZERO[1:], 99.0), "direction 8 must be a number from -4 to 4"),
-        (lambda ex: ex.generate(1, "", "x", *ZERO[1:]), "direction 1 must be a number"),
-        (lambda ex: ex.generate(1, "3:1", *ZERO), "write DIMENSION=VALUE"),
-        (lambda ex: ex.generate(1, "100=1", *ZERO), "z dimension must be a whole number from 0 to 99"),
-        (lambda ex: ex.generate(1, "3=nan", *ZERO), "z value must be a number"),
-        (lambda ex: ex.explain_layer(1, "", "generator.main.99", 8, *ZERO), "unknown layer"),
-        (lambda ex: ex.explain_layer(1, "", "generator.main.0", 0, *ZERO), f"from 1 to {MAX_MAPS}"),
-        (lambda ex: ex.explain_layer(1, "", "generator.main.0", MAX_MAPS + 1, *ZERO), f"from 1 to {MAX_MAPS}"),
-        (lambda ex: ex.explain_layer(1, "", "generator.main.0", 2.5, *ZERO), "whole number"),
-        (lambda ex: ex.interpolate(1, 2, 1), f"from 2 to {MAX_FRAMES}"),
-        (lambda ex: ex.interpolate(1, 2, MAX_FRAMES + 1), f"from 2 to {MAX_FRAMES}"),
-        (lambda ex: ex.interpolate(1, -5, 4), "seed must"),
-        (lambda ex: ex.set_z_value("", 100, 1.0), "z dimension"),
-        (lambda ex: ex.set_z_value("", 3, float("inf")), "z value"),
-        (lambda ex: ex.epoch_grid(99), "epoch must be a whole number from 1 to 2"),
-    ],
-)
-def test_bad_input_gets_a_clear_error(explorer, call, message):
-    with pytest.raises(gr.Error, match=message):
-        call(explorer)
-
-
-@pytest.mark.parametrize("index", range(0, 20, 3))
-def test_explain_any_layer_shows_architecture_explanation_maps_and_statistics(explorer, index):
-    key = [key for _, key in explorer.layer_choices()][index]
-    layer = explorer.layers[key]
-    architecture, explanation, grid, statistics = explorer.explain_layer(3, "", key, 16, *ZERO)
-    marked = [line for line in architecture.splitlines() if "<==" in line]
-    assert len(marked) == 1 and marked[0].strip().startswith(f"({layer.info.index}): {layer.info.kind}")
-    assert " x ".join(map(str, layer.info.output_shape)) in explanation
-    assert f"{layer.info.parameters:,}" in explanation
-    assert ("Output size" in explanation) == ("Conv" in layer.info.kind)
-    assert ("discriminator is looking" in explanation) == (layer.info.network == "discriminator")
-    shown = min(16, layer.info.output_shape[0])
-    assert f"Showing the {shown} strongest of {layer.info.output_shape[0]} channels" in statistics
-    assert isinstance(grid, Image.Image) and grid.width >= 240
-
-
-def test_explain_reads_the_real_layer_output_for_the_current_z(explorer):
-    z = explorer.latent(9, "", ZERO)
-    with torch.inference_mode():
-        relu_out = explorer.netG.main[:3](z)[0]
-    zeros = (relu_out == 0).float().mean().item()
-    _, _, _, statistics = explorer.explain_layer(9, "", "generator.main.2", 8, *ZERO)
-    assert f"exactly zero {100 * zeros:.1f}%" in statistics and "negative 0.0%" in statistics
-    _, _, _, bn_statistics = explorer.explain_layer(9, "", "generator.main.1", 8, *ZERO)
-    assert "negative 0.0%" not in bn_statistics
-    _, _, few, _ = explorer.explain_layer(9, "", "generator.main.1", 1, *ZERO)
-    _, _, many, _ = explorer.explain_layer(9, "", "generator.main.1", MAX_MAPS, *ZERO)
-    assert many.height > few.height
-
-
-def test_interpolation_strip_and_gif_run_from_seed_a_to_seed_b(explorer):
-    strip, gif_path = explorer.interpolate(1, 2, 5)
-    assert strip.width > strip.height
-    with Image.open(gif_path) as gif:
-        assert gif.n_frames == 5
-        first = np.asarray(gif.convert("L"))
-        gif.seek(4)
-        last = np.asarray(gif.convert("L"))
-    for frame, seed in ((first, 1), (last, 2)):
-        expected = np.asarray(to_pil(generate(explorer.netG, z_from_seed(seed, explorer.config.nz)), explorer.scale))
-        assert np.abs(frame.astype(int) - expected.astype(int)).max() <= 1
-
-
-def test_how_it_learned_curves_epoch_grids_and_snapshots(explorer, app_checkpoint):
-    assert set(explorer.curves["series"]) == set(demo_app.CURVES.values())
-    losses = explorer.curves[explorer.curves["series"] == demo_app.CURVES["loss_d"]]
-    assert list(losses["value"].round(3)) == [1.3, 1.2, 1.1, 1.0, 0.9, 0.8]
-    grid = explorer.epoch_grid(1)
-    assert grid.size == Image.open(app_checkpoint / "progress" / "epoch_001.png").size
-    assert not np.array_equal(np.asarray(grid), np.asarray(explorer.epoch_grid(2)))
-    strip = explorer.snapshot_strip(4, "", *ZERO)
-    assert strip.width == 2 * (128 + 4)  # the epoch-1 snapshot and the final model
-
-
-def test_long_history_is_averaged_down(tmp_path, app_checkpoint):
-    folder = shutil.copytree(app_checkpoint, tmp_path / "checkpoint")
-    row = '{"step": %d, "epoch": 1, "loss_d": 1.0, "loss_g": 2.0, "d_x": 0.5, "d_g_z1": 0.4, "d_g_z2": 0.3}\n'
-    (folder / "history.jsonl").write_text("".join(row % step for step in range(1, 3001)))
-    curves, note = demo_app._training_curves(folder)
-    assert len(curves) == 4 * demo_app.CURVE_POINTS and "averaged over 10 steps" in note
-    (folder / "history.jsonl").write_text("{not json\n")
-    curves, note = demo_app._training_curves(folder)
-    assert curves is None and "could not be read" in note
-
-
-def test_curves_come_from_an_exported_gzipped_history_too(tmp_path, app_checkpoint):
-    folder = shutil.copytree(app_checkpoint, tmp_path / "checkpoint")
-    plain, _ = demo_app._training_curves(folder)
-    history = folder / "history.jsonl"
-    (folder / "history.jsonl.gz").write_bytes(gzip.compress(history.read_bytes()))
-    history.unlink()
-    shipped, note = demo_app._training_curves(folder)
-    assert shipped is not None and shipped.equals(plain), note
-
-
-def test_every_event_has_an_api_name_and_sliders_keep_the_last_release(explorer):
-    app = build_app(explorer)
-    functions = list(app.fns.values())
-    assert functions and all(fn.api_name for fn in functions)
-    public = {fn.api_name for fn in functions if fn.api_visibility == "public"}
-    assert {"generate", "explain_layer", "interpolate", "epoch_grid", "snapshot_strip", "random_seed",
-            "z_value", "set_z_value", "clear_z_edits", "reset_directions"} <= public
-    generate_fn = next(fn for fn in functions if fn.api_name == "generate")
-    assert generate_fn.trigger_mode == "always_last"
-    model_events = [fn for fn in functions if fn.concurrency_id == "model"]
-    assert len(model_events) >= 10 and all(fn.concurrency_limit == demo_app.MODEL_WORKERS for fn in model_events)
-    assert sum(1 for _, event in generate_fn.targets if event == "release") == DIRECTION_COUNT
-    images = [block for block in app.blocks.values() if isinstance(block, gr.Image)]
-    assert images and all(image.format == "png" for image in images)
-    assert all(image.alt_text for image in images)
-    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False" and not app.analytics_enabled
-
-
-def test_random_seed_is_a_valid_seed():
-    seeds = {demo_app.random_seed() for _ in range(20)}
-    assert len(seeds) > 1 and all(0 <= s <= 2**32 - 1 for s in seeds)
+from demo.app import choose_port, main, parse_args
 
 
 def test_command_line_defaults_and_environment(monkeypatch):
     args = parse_args([])
     assert Path(args.checkpoint).parts[-2:] == ("checkpoints", "mnist-dcgan-64")
-    assert (args.host, args.port) == ("127.0.0.1", 7860)
-    monkeypatch.setenv("GRADIO_SERVER_PORT", "8123")
+    assert (args.host, args.port, args.share) == ("127.0.0.1", None, False)
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
-    assert (parse_args([]).host, parse_args([]).port) == ("0.0.0.0", 8123)
-    assert parse_args(["--port", "9000"]).port == 9000
+    assert parse_args([]).host == "0.0.0.0"
+    assert parse_args(["--port", "9000", "--share"]).port == 9000 and parse_args(["--share"]).share
+
+
+def test_a_taken_port_is_named_with_a_free_one_or_skipped_when_none_was_asked(monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"port {port} on 127.0.0.1 is already in use; port \\d+ is free"):
+            choose_port("127.0.0.1", port)
+        monkeypatch.setenv("GRADIO_SERVER_PORT", str(port))
+        with pytest.raises(OSError, match=f"port {port}"):
+            choose_port("127.0.0.1", None)
+        monkeypatch.delenv("GRADIO_SERVER_PORT")
+        assert choose_port("127.0.0.1", None) >= 7860
 
 
 def test_missing_checkpoint_says_where_and_how_to_get_one(tmp_path, capsys):
@@ -253,15 +62,3 @@ def test_broken_checkpoint_is_reported_not_loaded(tmp_path, app_checkpoint, caps
     assert main(["--checkpoint", str(folder)]) == 2
     err = capsys.readouterr().err
     assert str(weights) in err and "SHA-256" in err
-
-
-def test_snapshot_only_folder_runs_without_discriminator_and_history(app_checkpoint, tmp_path):
-    explorer = Explorer(app_checkpoint / "snapshots" / "epoch_001", tmp_path / "no-classifier")
-    image, realness, guess, description = explorer.generate(1, "", *ZERO)
-    assert realness is None and guess is None and image.size == (256, 256)
-    assert description == "Generated 32x32 digit for seed 1."
-    assert all(key.startswith("generator.") for key in explorer.layers)
-    assert explorer.curves is None and "no history.jsonl" in explorer.curves_note
-    with pytest.raises(gr.Error, match="no progress"):
-        explorer.epoch_grid(1)
-    assert not math.isnan(explorer.explained.sum().item())

@@ -1,10 +1,11 @@
-"""The app launched with `python -m demo` on a free loopback port, driven over HTTP through gradio_client."""
+"""The app launched with `python -m demo` on a free loopback port (demo.serving), driven over HTTP through
+gradio_client and the plain REST API; and the launcher and the percentiles that the latency figures use."""
 
 from __future__ import annotations
 
 import io
-import json
 import math
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,22 +16,25 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from demo.explorer import DIRECTION_COUNT, DISPLAY_PIXELS
+from demo.serving import call_api, percentiles, serve
 from gan_core import load
-from gan_core.latent import generate, to_pil, z_from_seed
+from gan_core.latent import generate, z_from_seed
+from gan_core.render import to_pil
 
-DIRECTIONS = [0.0] * 8
+DIRECTIONS = [0.0] * DIRECTION_COUNT
 
 
 @pytest.fixture(scope="module")
-def client(served_app: str) -> Client:
-    return Client(served_app, verbose=False)
+def client(served_app) -> Client:
+    return Client(served_app.url, verbose=False)
 
 
 @pytest.fixture(scope="module")
 def expected_digit(served_checkpoint: Path):
     """The digit this process draws for a seed from the same checkpoint: what the server must send back."""
     netG = load(served_checkpoint)
-    scale = max(1, 256 // netG.config.image_size)
+    scale = max(1, DISPLAY_PIXELS // netG.config.image_size)
     return lambda seed: np.asarray(to_pil(generate(netG, z_from_seed(seed, netG.config.nz)), scale))
 
 
@@ -40,15 +44,15 @@ def read_png(path: str) -> np.ndarray:
         return np.asarray(image.convert("L"))
 
 
+@pytest.mark.server
 def test_the_page_is_served_offline(served_app):
-    import urllib.request
-
-    with urllib.request.urlopen(served_app, timeout=10) as response:
+    with urllib.request.urlopen(served_app.url, timeout=10) as response:
         page = response.read().decode("utf-8")
     assert "<title>GAN Explorer</title>" in page or "GAN Explorer" in page
     assert "fonts.googleapis.com" not in page and "share=True" not in page
 
 
+@pytest.mark.server
 def test_same_seed_gives_the_same_png_as_this_process(client, expected_digit):
     first = client.predict(1234, "", *DIRECTIONS, api_name="/generate")
     again = client.predict(1234, "", *DIRECTIONS, api_name="/generate")
@@ -60,6 +64,7 @@ def test_same_seed_gives_the_same_png_as_this_process(client, expected_digit):
     assert guess["label"] in {str(d) for d in range(10)}
 
 
+@pytest.mark.server
 def test_readme_example_with_default_directions(client, expected_digit):
     image_path, realness, guess, description = client.predict(42, "", api_name="/generate")
     assert np.array_equal(read_png(image_path), expected_digit(42)) and "seed 42" in description
@@ -72,6 +77,7 @@ def test_readme_example_with_default_directions(client, expected_digit):
     assert names == ["seed", "z_edits", *[f"direction_{k}" for k in range(1, 9)]]
 
 
+@pytest.mark.server
 def test_every_endpoint_answers(client):
     image, _, _, _ = client.predict(5, "3=1", 1.0, *DIRECTIONS[1:], api_name="/generate")
     assert read_png(image).shape == (256, 256)
@@ -93,11 +99,12 @@ def test_every_endpoint_answers(client):
     assert client.predict(api_name="/clear_z_edits") == ""
 
 
+@pytest.mark.server
 def test_sixteen_visitors_at_once_each_get_their_own_digit(served_app, expected_digit):
     seeds = list(range(100, 116))
 
     def visit(seed: int) -> np.ndarray:
-        visitor = Client(served_app, verbose=False)
+        visitor = Client(served_app.url, verbose=False)
         return read_png(visitor.predict(seed, "", *DIRECTIONS, api_name="/generate")[0])
 
     with ThreadPoolExecutor(max_workers=16) as pool:
@@ -106,6 +113,7 @@ def test_sixteen_visitors_at_once_each_get_their_own_digit(served_app, expected_
         assert np.array_equal(image, expected_digit(seed)), f"seed {seed} got someone else's digit"
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -122,14 +130,11 @@ def test_bad_input_gets_an_error_and_the_server_keeps_serving(client, expected_d
     assert np.array_equal(read_png(client.predict(3, "", *DIRECTIONS, api_name="/generate")[0]), expected_digit(3))
 
 
+@pytest.mark.server
 def test_nan_slider_value_over_the_rest_api_gets_a_clear_error(served_app, client):
     # gradio_client refuses to encode NaN, but any HTTP caller can send it: JSON's NaN token reaches the server.
-    body = json.dumps({"data": [1, "", math.nan, *DIRECTIONS[1:]]})
-    response = httpx.post(f"{served_app}gradio_api/call/generate", content=body,
-                          headers={"content-type": "application/json"}, timeout=30)
-    event = response.json()["event_id"]
-    stream = httpx.get(f"{served_app}gradio_api/call/generate/{event}", timeout=60).text
-    assert "event: error" in stream and "direction 1 must be a number from -4 to 4, got nan" in stream
+    event, message = call_api(served_app.url, "generate", [1, "", math.nan, *DIRECTIONS[1:]])
+    assert event == "error" and "direction 1 must be a number from -4 to 4, got nan" in message
     assert client.predict(2, "", *DIRECTIONS, api_name="/generate")[1] is not None
 
 
@@ -140,14 +145,28 @@ def test_unknown_layer_and_too_many_frames_are_refused(client):
         client.predict(1, 2, 1000, api_name="/interpolate")
 
 
-def test_the_latency_benchmarks_rest_visitor_gets_the_digit_and_reports_errors(served_app, expected_digit):
-    from benchmarks.app_latency import RestVisitor
-
-    visitor = RestVisitor(served_app)
-    image, realness, guess, description = visitor.call("generate", 1234, "", *DIRECTIONS)
+@pytest.mark.server
+def test_a_rest_call_gets_the_digit_and_the_apps_error_messages(served_app, expected_digit):
+    event, (image, realness, guess, description) = call_api(served_app.url, "generate", [1234, "", *DIRECTIONS])
+    assert event == "complete"
     png = httpx.get(image["url"], timeout=30).content
     with Image.open(io.BytesIO(png)) as decoded:
         assert np.array_equal(np.asarray(decoded.convert("L")), expected_digit(1234))
     assert "seed 1234" in description and 0 <= realness <= 1
-    with pytest.raises(SystemExit, match="answered .error.*generator.main.99"):
-        visitor.call("explain_layer", 1, "", "generator.main.99", 8, *DIRECTIONS)
+    event, message = call_api(served_app.url, "explain_layer", [1, "", "generator.main.99", 8, *DIRECTIONS])
+    assert event == "error" and "generator.main.99" in message
+
+
+@pytest.mark.server
+def test_an_app_that_cannot_start_is_reported_with_its_output(tmp_path):
+    with pytest.raises(RuntimeError, match=r"(?s)the app exited with 2:.*Cannot start GAN Explorer"):
+        with serve(["--checkpoint", str(tmp_path / "absent")], timeout_s=60):
+            pass
+
+
+def test_percentiles_are_nearest_rank_timings_that_were_measured():
+    timings = [i / 100 for i in range(20, 0, -1)]  # 0.01 .. 0.20 s, out of order
+    assert percentiles(timings) == {"count": 20, "p50": 0.10, "p95": 0.19}
+    assert percentiles([0.5]) == {"count": 1, "p50": 0.5, "p95": 0.5}
+    empty = percentiles([])
+    assert empty["count"] == 0 and math.isnan(empty["p50"]) and math.isnan(empty["p95"])

@@ -1,36 +1,16 @@
-"""A real browser (Debian's Chromium through Playwright) uses the app: the page loads offline, typing a seed and
-releasing a slider change the digit, and picking a layer shows its feature maps. It leaves a screenshot behind."""
+"""A real browser (Chromium through Playwright, see the browser fixture) uses the app: the page loads offline,
+typing a seed and releasing a slider change the digit, and picking a layer shows its feature maps. It leaves a
+screenshot behind."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
 TIMEOUT_MS = 60_000  # a busy CI machine can take seconds per event
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (Debian: apt-get install chromium); the browser tests need it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -40,7 +20,7 @@ def page(browser, served_app):
     page.set_default_timeout(TIMEOUT_MS)
     page.outside_requests = []
     page.on("request", lambda request: _note_outside(page, request.url))
-    page.goto(served_app)
+    page.goto(served_app.url)
     yield page
     context.close()
 

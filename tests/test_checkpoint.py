@@ -13,21 +13,17 @@ import torch
 import gan_core
 import gan_core.checkpoint as checkpoint
 from gan_core.checkpoint import (
-    CONFIG_FILE,
-    DISCRIMINATOR_FILE,
     FORMAT_VERSION,
-    GENERATOR_FILE,
-    TRAINING_STATE_FILE,
-    CheckpointError,
-    atomic_write_bytes,
     load,
     load_discriminator,
     load_training_state,
     read_config,
     save_checkpoint,
-    sha256,
 )
 from gan_core.config import ModelConfig, TrainConfig
+from gan_core.errors import CheckpointError
+from gan_core.files import atomic_write_bytes, sha256
+from gan_core.layout import CONFIG_FILE, DISCRIMINATOR_FILE, GENERATOR_FILE, TRAINING_STATE_FILE
 from gan_core.models import build_models
 
 
@@ -151,16 +147,6 @@ def _crash_on_call(monkeypatch, module, name, call_number):
     return calls
 
 
-def test_atomic_write_keeps_the_old_content_when_the_write_fails(tmp_path, monkeypatch):
-    path = tmp_path / "history.jsonl"
-    atomic_write_bytes(path, b"old content\n")
-    _crash_on_call(monkeypatch, os, "fsync", 1)
-    with pytest.raises(SimulatedCrash):
-        atomic_write_bytes(path, b"new content that never fully lands\n")
-    assert path.read_bytes() == b"old content\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["history.jsonl"]  # the temporary file is removed
-
-
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir()}
 
@@ -225,7 +211,7 @@ def test_truncated_weights_file(saved):
     folder = saved[0]
     path = folder / GENERATOR_FILE
     path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(CheckpointError, match="truncated or corrupted") as info:
+    with pytest.raises(CheckpointError, match="bytes, but config.json records .*truncated") as info:
         load(folder)
     assert str(path) in str(info.value)
 
@@ -276,6 +262,51 @@ def test_weights_with_a_missing_tensor(saved):
     _rewrite(folder, GENERATOR_FILE, safetensors.torch.save(dict(state)))
     with pytest.raises(CheckpointError, match="main.1.running_mean"):
         load(folder)
+
+
+def test_weights_larger_than_the_hard_cap_are_refused_before_reading(saved, monkeypatch):
+    folder = saved[0]
+    path = folder / GENERATOR_FILE
+    monkeypatch.setattr(checkpoint, "MAX_WEIGHTS_BYTES", 1000)
+    with pytest.raises(CheckpointError, match="more than the 1,000"):
+        load(folder)
+    # a sparse file as big as the config says: refused by size alone, never read into memory
+    monkeypatch.undo()
+    with open(path, "r+b") as f:
+        f.truncate(checkpoint.MAX_WEIGHTS_BYTES + 1)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config["files"][GENERATOR_FILE]["bytes"] = checkpoint.MAX_WEIGHTS_BYTES + 1
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="more than the"):
+        load(folder)
+
+
+@pytest.mark.parametrize(
+    ("tensor", "change", "message"),
+    [
+        ("main.1.running_var", lambda t: t.mul_(-1), "negative variance"),
+        ("main.0.weight", lambda t: t.mul_(1e30), "far beyond what training produces"),
+    ],
+)
+def test_weights_that_load_but_are_broken_are_refused_by_name(saved, tensor, change, message):
+    folder = saved[0]
+    state = {k: v.clone() for k, v in load(folder).state_dict().items()}
+    change(state[tensor])
+    _rewrite(folder, GENERATOR_FILE, safetensors.torch.save(state))
+    with pytest.raises(CheckpointError, match=f"tensor {tensor} .*{message}"):
+        load(folder)
+
+
+def test_weights_that_compute_nan_together_fail_the_probe(saved):
+    folder = saved[0]
+    state = {k: v.clone() for k, v in load(folder).state_dict().items()}
+    state["main.1.running_var"].zero_()  # with eps, fine alone; with a zero eps below, a division by zero
+    _rewrite(folder, GENERATOR_FILE, safetensors.torch.save(state))
+    netG = load(folder)
+    netG.main[1].eps = 0.0
+    netG.main[1].running_mean.fill_(1.0)
+    with pytest.raises(CheckpointError, match="computes NaN or infinite values"):
+        checkpoint._probe(netG, folder / GENERATOR_FILE)
 
 
 def test_weights_holding_nan(saved):

@@ -8,7 +8,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gan_core.checkpoint import CheckpointError
 from gan_core.classifier import (
     TRAIN_COMMAND,
     WEIGHTS_FILE,
@@ -25,6 +24,7 @@ from gan_core.classifier import (
     train_classifier,
 )
 from gan_core.data import mnist_labels, mnist_uint8, to_model_range
+from gan_core.errors import CheckpointError
 from tests.conftest import REAL_MNIST, SHIPPED_CLASSIFIER
 
 SMALL = ClassifierConfig(conv1=8, conv2=16, conv3=16, features=32)
@@ -32,8 +32,7 @@ SMALL = ClassifierConfig(conv1=8, conv2=16, conv3=16, features=32)
 
 @pytest.fixture(scope="module")
 def real_test_set() -> tuple[torch.Tensor, torch.Tensor]:
-    return mnist_uint8(REAL_MNIST, 28, train=False, download=False), mnist_labels(REAL_MNIST, train=False,
-                                                                                  download=False)
+    return mnist_uint8(REAL_MNIST, 28, train=False), mnist_labels(REAL_MNIST, train=False)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,7 @@ def shipped() -> MnistClassifier:
 
 
 def quick_train(seed: int, count: int = 512) -> MnistClassifier:
-    images, labels = mnist_uint8(REAL_MNIST, 28, download=False), mnist_labels(REAL_MNIST, download=False)
+    images, labels = mnist_uint8(REAL_MNIST, 28), mnist_labels(REAL_MNIST)
     config = ClassifierTrainConfig(epochs=1, batch_size=32, seed=seed, train_images=count)
     return train_classifier(images, labels, config, SMALL, log=False)
 

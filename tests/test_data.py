@@ -1,16 +1,22 @@
-"""The data path on small IDX files written by the tests: the real torchvision loading code, never the internet."""
+"""The data path on small IDX files written by the tests and on the shipped MNIST: read from the repository,
+gzip-compressed or not, never downloaded, and nothing written outside the data folder."""
 
-import urllib.error
+import gzip
+import os
+import re
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
-import torchvision.datasets as dset
 import torchvision.transforms as transforms
 
 from gan_core.data import (
+    DEFAULT_DATA_DIR,
     MNIST_FILES,
     DataNotFoundError,
     InMemoryLoader,
+    data_root,
     fake_images,
     mnist,
     mnist_labels,
@@ -19,21 +25,78 @@ from gan_core.data import (
 )
 from tests.conftest import REPO_ROOT, digit_like_images
 
+# MNIST's digit counts (0 to 9), as published with the dataset
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
 
 @pytest.fixture
-def offline(monkeypatch):
-    """torchvision's download fails as it does without a network, and nothing is fetched."""
+def gz_root(mnist_root: Path) -> Path:
+    """mnist_root with each IDX file replaced by its gzip-compressed copy, as the repository ships them."""
+    raw = mnist_root / "MNIST" / "raw"
+    for name in MNIST_FILES:
+        (raw / f"{name}.gz").write_bytes(gzip.compress((raw / name).read_bytes(), mtime=0))
+        (raw / name).unlink()
+    return mnist_root
 
-    def no_network(self):
-        raise urllib.error.URLError("no network in tests")
 
-    monkeypatch.setattr(dset.MNIST, "download", no_network)
+@pytest.fixture(scope="module")
+def shipped_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shipped .gz files, so that the classic path decompresses there and not in the repository."""
+    root = tmp_path_factory.mktemp("shipped") / "data"
+    shutil.copytree(DEFAULT_DATA_DIR / "MNIST" / "raw", root / "MNIST" / "raw",
+                    ignore=lambda folder, names: [n for n in names if not n.endswith(".gz")])
+    return root
+
+
+# --- the shipped files ---------------------------------------------------------------------------------
+
+
+def test_the_repository_ships_mnist_gzip_compressed():
+    assert DEFAULT_DATA_DIR == REPO_ROOT / "data"
+    for name in MNIST_FILES:
+        header = (DEFAULT_DATA_DIR / "MNIST" / "raw" / f"{name}.gz").read_bytes()[:10]
+        # gzip -n: no file name and a zero time stamp, so the files are reproducible byte for byte
+        assert header[:3] == b"\x1f\x8b\x08" and header[3] == 0 and header[4:8] == b"\0\0\0\0", name
+    assert (DEFAULT_DATA_DIR / "README.md").is_file()
+
+
+def test_the_shipped_files_are_mnist():
+    for train, counts in ((True, TRAIN_COUNTS), (False, TEST_COUNTS)):
+        images, labels = mnist_uint8(train=train), mnist_labels(train=train)
+        assert images.shape == (sum(counts), 1, 28, 28) and images.dtype == torch.uint8
+        assert labels.dtype == torch.int64 and torch.bincount(labels).tolist() == counts
+    assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the first test digits
+
+
+def test_the_default_folder_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert data_root("") == data_root(None) == DEFAULT_DATA_DIR
+    assert data_root("data") == Path("data")  # a folder given on the command line is relative to where you are
+    assert len(mnist_labels("", train=False)) == 10_000
+    with pytest.raises(DataNotFoundError, match=re.escape(str(tmp_path / "data" / "MNIST" / "raw"))):
+        mnist_labels("data", train=False)
+
+
+def test_fast_path_on_the_real_files_equals_the_classic_one(shipped_copy):
+    classic = mnist(shipped_copy, 64)
+    fast = mnist_uint8(shipped_copy, 64)
+    assert fast.shape == (60_000, 1, 64, 64)
+    for i in (0, 1, 59_999):
+        assert torch.equal(to_model_range(fast[i : i + 1])[0], classic[i][0])
+
+
+# --- reading, gzip-compressed or not -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("size", [32, 64])
 def test_classic_path_gives_course_tensors(mnist_root, size):
-    train = mnist(mnist_root, size, train=True, download=False)
-    test = mnist(mnist_root, size, train=False, download=False)
+    train = mnist(mnist_root, size, train=True)
+    test = mnist(mnist_root, size, train=False)
     assert (len(train), len(test)) == (40, 12)
     image, label = train[3]
     assert image.shape == (1, size, size) and image.dtype == torch.float32
@@ -44,8 +107,8 @@ def test_classic_path_gives_course_tensors(mnist_root, size):
 
 @pytest.mark.parametrize("size", [28, 32, 64])
 def test_fast_path_matches_the_classic_transform(mnist_root, size):
-    classic = mnist(mnist_root, size, download=False)
-    fast = mnist_uint8(mnist_root, size, download=False)
+    classic = mnist(mnist_root, size)
+    fast = mnist_uint8(mnist_root, size)
     assert fast.shape == (40, 1, size, size) and fast.dtype == torch.uint8
     expected = torch.stack([classic[i][0] for i in range(len(classic))])
     difference = (to_model_range(fast) - expected).abs()
@@ -54,14 +117,32 @@ def test_fast_path_matches_the_classic_transform(mnist_root, size):
     assert difference.mean().item() < 1e-3
 
 
-def test_fast_path_on_the_real_files_equals_the_classic_one():
-    """The shipped-data check: on real MNIST the two paths agree exactly for a handful of digits."""
-    root = REPO_ROOT.parent / "shared" / "data"
-    classic = mnist(root, 64, download=False)
-    fast = mnist_uint8(root, 64, download=False)
-    assert fast.shape == (60_000, 1, 64, 64)
-    for i in (0, 1, 59_999):
-        assert torch.equal(to_model_range(fast[i : i + 1])[0], classic[i][0])
+def test_fast_path_reads_the_gz_files_and_writes_nothing(gz_root, tmp_path):
+    before = _files(tmp_path)
+    assert torch.equal(mnist_uint8(gz_root, 28)[:, 0], digit_like_images(40, seed=1))
+    assert torch.equal(mnist_uint8(gz_root, 28, train=False)[:, 0], digit_like_images(12, seed=2))
+    assert mnist_labels(gz_root).tolist() == [i % 10 for i in range(40)]
+    assert _files(tmp_path) == before
+
+
+def test_classic_path_decompresses_inside_the_data_folder_only(gz_root, tmp_path):
+    before = _files(tmp_path)
+    classic = mnist(gz_root, 28)
+    after = _files(tmp_path)
+    raw = Path("data") / "MNIST" / "raw"
+    assert set(after) - set(before) == {str(raw / name) for name in MNIST_FILES}  # no temporary file left either
+    for name in MNIST_FILES:
+        assert after[str(raw / name)] == gzip.decompress(before[str(raw / f"{name}.gz")])
+    # at 28x28 the classic path and the fast one see exactly the same pixels
+    assert torch.equal(torch.stack([classic[i][0] for i in range(len(classic))]), to_model_range(mnist_uint8(gz_root)))
+    copy = gz_root / "MNIST" / "raw" / MNIST_FILES[0]
+    stamp = copy.stat().st_mtime_ns
+    mnist(gz_root, 32, train=False)
+    assert copy.stat().st_mtime_ns == stamp  # decompressed once, then reused
+
+
+def test_labels(mnist_root):
+    assert mnist_labels(mnist_root).tolist() == [i % 10 for i in range(40)]
 
 
 def test_to_model_range_equals_totensor_then_normalize():
@@ -71,35 +152,70 @@ def test_to_model_range_equals_totensor_then_normalize():
     assert to_model_range(images).min() == -1 and to_model_range(images).max() == 1
 
 
-def test_labels(mnist_root):
-    assert mnist_labels(mnist_root, download=False).tolist() == [i % 10 for i in range(40)]
+# --- missing and damaged files -------------------------------------------------------------------------
 
 
-def test_missing_data_names_the_folder_and_the_four_files(tmp_path, offline):
+@pytest.mark.parametrize("read", [lambda root: mnist(root, 64), lambda root: mnist_uint8(root, 64), mnist_labels])
+def test_missing_data_names_the_folder_and_the_four_files(tmp_path, read):
     with pytest.raises(DataNotFoundError) as info:
-        mnist(tmp_path / "nowhere", 64)
+        read(tmp_path / "nowhere")
     message = str(info.value)
     assert str(tmp_path / "nowhere" / "MNIST" / "raw") in message
     assert all(name in message for name in MNIST_FILES)
-    assert "download failed" in message and "--data-dir" in message
+    assert "data/MNIST/raw" in message and "--data-dir" in message
+    assert not (tmp_path / "nowhere").exists()  # nothing created, nothing downloaded
 
 
-def test_missing_data_without_download_says_so(tmp_path):
-    with pytest.raises(DataNotFoundError, match="download is off"):
-        mnist(tmp_path, 32, download=False)
+@pytest.mark.parametrize("gz", [False, True])
+def test_one_missing_file_is_named(request, gz):
+    root = request.getfixturevalue("gz_root" if gz else "mnist_root")
+    (root / "MNIST" / "raw" / ("t10k-labels-idx1-ubyte" + (".gz" if gz else ""))).unlink()
+    with pytest.raises(DataNotFoundError, match="missing: t10k-labels-idx1-ubyte\\."):
+        mnist(root, 32)
+    with pytest.raises(DataNotFoundError, match="missing: t10k-labels-idx1-ubyte\\."):
+        mnist_labels(root, train=False)
+    assert len(mnist_labels(root, train=True)) == 40  # the fast path needs only the files it reads
 
 
-def test_one_missing_file_is_named(mnist_root, offline):
-    (mnist_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
-    with pytest.raises(DataNotFoundError, match="missing: t10k-labels-idx1-ubyte"):
-        mnist(mnist_root, 32)
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "not gzip":
+        path.write_bytes(b"<html>not found</html>")
+    else:  # the wrong magic number: a label file where an image file should be
+        content = gzip.decompress(data) if path.suffix == ".gz" else data
+        content = (0x801).to_bytes(4, "big") + content[4:]
+        path.write_bytes(gzip.compress(content) if path.suffix == ".gz" else content)
 
 
-def test_a_truncated_file_is_reported(mnist_root):
-    path = mnist_root / "MNIST" / "raw" / "train-images-idx3-ubyte"
-    path.write_bytes(path.read_bytes()[:500])
-    with pytest.raises(DataNotFoundError, match="could not be read"):
-        mnist(mnist_root, 32, download=False)
+@pytest.mark.parametrize(("gz", "how", "says"), [
+    (True, "truncated", "could not be read"), (True, "not gzip", "could not be read"),
+    (True, "magic", "not an MNIST image file"), (False, "truncated", "truncated or damaged"),
+    (False, "magic", "not an MNIST image file"),
+])
+@pytest.mark.parametrize("path", ["fast", "classic"])
+def test_a_damaged_file_is_named(request, gz, how, says, path):
+    root = request.getfixturevalue("gz_root" if gz else "mnist_root")
+    damaged = root / "MNIST" / "raw" / ("train-images-idx3-ubyte" + (".gz" if gz else ""))
+    _damage(damaged, how)
+    with pytest.raises(DataNotFoundError, match=says) as info:
+        mnist_uint8(root, 32) if path == "fast" else mnist(root, 32)
+    assert str(damaged) in str(info.value)
+    if gz:  # no uncompressed copy of a damaged file, and no temporary file left behind
+        assert sorted(os.listdir(damaged.parent)) == sorted(f"{name}.gz" for name in MNIST_FILES)
+
+
+def test_an_image_file_with_the_wrong_digit_size_is_named(mnist_root):
+    path = mnist_root / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    data = bytearray(path.read_bytes())
+    data[8:16] = (14).to_bytes(4, "big") + (56).to_bytes(4, "big")  # same number of bytes, wrong shape
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataNotFoundError, match=f"{path}: images are 14x56"):
+        mnist_uint8(mnist_root, train=False)
+
+
+# --- the in-memory loader ------------------------------------------------------------------------------
 
 
 def _visit_order(loader: InMemoryLoader, epoch: int, start_batch: int = 0) -> list[int]:

@@ -67,8 +67,8 @@ def evaluator() -> Evaluator:
 @pytest.fixture(scope="module")
 def train_pool() -> tuple[torch.Tensor, torch.Tensor]:
     """The last 10,000 training images in [-1, 1], and their labels."""
-    images = mnist_uint8(REAL_MNIST, 28, train=True, download=False)[-10_000:]
-    return to_model_range(images), mnist_labels(REAL_MNIST, train=True, download=False)[-10_000:]
+    images = mnist_uint8(REAL_MNIST, 28, train=True)[-10_000:]
+    return to_model_range(images), mnist_labels(REAL_MNIST, train=True)[-10_000:]
 
 
 def run(evaluator: Evaluator, netG: nn.Module, seed: int = 0) -> dict:
@@ -148,7 +148,7 @@ def test_real_digits_score_near_the_floor(evaluator, train_pool):
 
 def test_a_64x64_generator_is_compared_with_real_digits_at_64x64(evaluator):
     # a perfect 64x64 generator: it draws training digits exactly as training resized them
-    digits = mnist_uint8(REAL_MNIST, 28, train=True, download=False)[-10_000:]
+    digits = mnist_uint8(REAL_MNIST, 28, train=True)[-10_000:]
     perfect = ImagePoolGenerator(to_model_range(resize_uint8(digits, 64)))
     fair = evaluate_generator(perfect, evaluator.classifier, evaluator.reference(64), samples=SAMPLES)
     charged_for_the_resize = evaluate_generator(perfect, evaluator.classifier, evaluator.reference(28),

@@ -1,7 +1,6 @@
 """Export: a training run folder -> the folder the app loads (weights, config, history, grids, snapshots, card)."""
 
 import gzip
-import io
 import json
 import os
 import subprocess
@@ -12,8 +11,9 @@ import torch
 from PIL import Image
 
 import gan_core
-from gan_core.checkpoint import CheckpointError, read_config
-from gan_core.export import export, grid_png, main, png_bytes
+from gan_core.checkpoint import read_config
+from gan_core.errors import CheckpointError, RunFolderError
+from gan_core.export import export, main
 from gan_core.history import SHIPPED_HISTORY_FILE, read_history
 from gan_core.train import train
 from tests.conftest import REPO_ROOT
@@ -108,22 +108,6 @@ def test_grids_at_fewer_gray_levels_are_rounded_to_the_nearest_level(run_dir, tm
     assert "gray levels" not in (full / "README.md").read_text()
 
 
-def test_a_rounded_grid_is_kept_even_when_its_png_is_not_smaller():
-    original = png_bytes(Image.new("L", (1, 1), 100))
-    rounded = grid_png(original, gray_levels=4)
-    assert len(rounded) >= len(original)
-    with Image.open(io.BytesIO(rounded)) as image:
-        assert image.getpixel((0, 0)) == 85
-
-
-def test_a_colour_grid_is_rounded_channel_by_channel_and_kept_as_is_at_full_depth():
-    noise = torch.randint(0, 256, (8 * 8 * 3,), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    original = png_bytes(Image.frombytes("RGB", (8, 8), bytes(noise.tolist())))
-    assert grid_png(original) == original
-    with Image.open(io.BytesIO(grid_png(original, gray_levels=4))) as image:
-        assert image.mode == "RGB" and set(image.tobytes()) == {0, 85, 170, 255}
-
-
 @pytest.mark.parametrize("levels", [1, 257])
 def test_grid_gray_levels_out_of_range_are_refused_before_anything_is_written(run_dir, tmp_path, levels):
     with pytest.raises(ValueError, match="between 2 and 256"):
@@ -188,3 +172,31 @@ def test_command_line_in_process(run_dir, tmp_path, capsys):
     assert read_config(tmp_path / "half")["weights_dtype"] == "float16"
     assert main([str(tmp_path / "nothing"), str(tmp_path / "x")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def _digest(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("target", ["the run", "inside the run", "above the run", "a folder of checkpoints",
+                                    "a plain folder"])
+def test_force_never_replaces_what_is_not_a_lone_exported_checkpoint(run_dir, tmp_path, target):
+    shelf = tmp_path / "shelf"
+    export(run_dir, shelf / "a")
+    export(run_dir, shelf / "b")
+    plain = tmp_path / "notes"
+    plain.mkdir()
+    (plain / "todo.txt").write_text("keep me")
+    out = {"the run": run_dir, "inside the run": run_dir / "snapshots", "above the run": tmp_path,
+           "a folder of checkpoints": shelf, "a plain folder": plain}[target]
+    before = _digest(tmp_path)
+    with pytest.raises(RunFolderError):
+        export(run_dir, out, force=True)
+    assert _digest(tmp_path) == before
+    assert main([str(run_dir), str(out), "--force"]) == 2
+
+
+def test_force_replaces_an_exported_checkpoint(run_dir, tmp_path):
+    out = export(run_dir, tmp_path / "app", epoch=1)
+    export(run_dir, out, force=True)
+    assert read_config(out)["progress"]["exported_epoch"] == 3

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from gan_core import history
-from gan_core.checkpoint import CheckpointError
+from gan_core.errors import CheckpointError
 from gan_core.history import (
     HISTORY_FILE,
     SHIPPED_HISTORY_FILE,

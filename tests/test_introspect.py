@@ -1,8 +1,7 @@
-"""Layer table, explanations, output-size formulas, feature maps (without in-place aliasing), grids, directions."""
+"""Layer table, explanations, output-size formulas, feature maps (never an in-place-modified alias), statistics."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -121,75 +120,3 @@ def test_map_statistics_and_strongest_channels():
     assert introspect.strongest_channels(maps, 0) == [2]
 
 
-def test_colour_scale_runs_blue_white_red():
-    colours = introspect.colorize(np.array([-3.0, -1.0, 0.0, 1.0, 3.0]), limit=1.0)
-    assert colours.dtype == np.uint8
-    assert tuple(colours[0]) == tuple(colours[1]) == (33, 102, 172)
-    assert tuple(colours[2]) == (247, 247, 247)
-    assert tuple(colours[3]) == tuple(colours[4]) == (178, 24, 43)
-
-
-def test_channel_grid_tiles_the_chosen_channels_on_one_scale_with_a_colour_bar():
-    maps = torch.zeros(5, 4, 4)
-    maps[0] = 2.0
-    maps[3] = -1.0
-    image, limit = introspect.channel_grid(maps, [0, 3, 4])
-    assert limit == 2.0
-    pixels = np.asarray(image)
-    assert image.width >= introspect.GRID_MIN_PIXELS - 20
-    # three tiles in a 2x2 grid: the first is full red, the second half-way to blue, the third white
-    red, blue_half, white = (tuple(c) for c in introspect.colorize(np.array([2.0, -1.0, 0.0]), 2.0))
-    column_of = {tuple(pixels[5, x]) for x in range(pixels.shape[1])}
-    assert red in column_of and blue_half in column_of
-    assert white in {tuple(p) for p in pixels[pixels.shape[0] // 2]}
-    bar_row = pixels[-25]
-    assert tuple(bar_row[10]) == (33, 102, 172) or tuple(bar_row[11]) == (33, 102, 172)
-    one, _ = introspect.channel_grid(maps, [0])
-    many, _ = introspect.channel_grid(torch.randn(64, 4, 4), list(range(64)))
-    assert many.height > one.height or many.width > one.width
-    with pytest.raises(ValueError, match="at least one channel"):
-        introspect.channel_grid(maps, [])
-
-
-def test_image_measures_read_ink_position_and_slant():
-    canvas = -torch.ones(3, 1, 28, 28)
-    canvas[0, 0, 10:18, 20:24] = 1  # a small blob on the right
-    canvas[1, 0, 4:24, 4:24] = 1  # a big square
-    for row in range(4, 24):  # a stroke leaning right: further right at the top
-        canvas[2, 0, row, 24 - row // 2 : 26 - row // 2] = 1
-    m = introspect.image_measures(canvas)
-    assert m["x"][0] > 0.7 and m["ink"][1] > m["ink"][0]
-    assert m["width"][1] > m["width"][0]
-    assert m["slant"][2] > 0.3 and abs(m["slant"][1]) < 1e-4
-
-
-class InkGenerator(nn.Module):
-    """Stands in for a generator: z[0] sets how much ink the 'digit' has, the other dims do nothing."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.config = ModelConfig(nz=4, ngf=1, ndf=1, image_size=32)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        image = -torch.ones(len(z), 1, 32, 32)
-        width = (8 + 4 * z[:, 0, 0, 0]).clamp(1, 16).round().long()
-        for i, w in enumerate(width):
-            image[i, 0, 8:24, 16 - w // 2 : 16 + (w + 1) // 2] = 1
-        return image
-
-
-def test_direction_effects_name_what_a_direction_changes():
-    def ink_to_digit(images: torch.Tensor) -> torch.Tensor:
-        ink = ((images + 1) / 2).mean((1, 2, 3))
-        probabilities = torch.full((len(images), 10), 0.0)
-        probabilities[:, 8] = ink / ink.max()
-        probabilities[:, 1] = 1 - probabilities[:, 8]
-        return probabilities
-
-    directions = torch.eye(4)[:2]  # z[0] changes the ink, z[1] changes nothing
-    effects = introspect.direction_effects(InkGenerator(), directions, samples=12, classify=ink_to_digit)
-    (plus, minus), (still_plus, still_minus) = effects
-    assert "bolder strokes" in plus or "wider" in plus
-    assert "thinner strokes" in minus or "narrower" in minus
-    assert "more like an 8" in plus and "more like a 1" in minus
-    assert still_plus == still_minus == "subtle changes"

@@ -1,4 +1,4 @@
-"""The fast, deterministic part of the reliability harness (benchmarks/reliability_*.py runs the full sizes).
+"""The fast, deterministic part of the reliability harness (`python -m tests.reliability ...` runs the full sizes).
 
 Crafted pickles never run, a sample of damaged checkpoints fails with the project's error, a training run survives
 SIGKILLs bit-identically, a save that fails midway leaves the previous checkpoint intact, and the launched app
@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 from gradio_client.exceptions import AppError
 
-from benchmarks import reliability_app as app_harness
-from benchmarks import reliability_checkpoints as checkpoints
-from benchmarks import reliability_kills as kills
-from gan_core.history import HISTORY_FILE
+from gan_core.layout import HISTORY_FILE
 from gan_core.train import main
+from tests.reliability import app as app_harness
+from tests.reliability import checkpoints, kills
 
 SAMPLE_SIZE = 30
 
@@ -78,7 +77,7 @@ def test_resume_refuses_a_history_with_a_gap(reference, tmp_path, capsys):
 
 
 def test_training_killed_twice_ends_bit_identical_to_an_uninterrupted_run(tmp_path):
-    data_root = kills.write_mnist_subset(tmp_path / "data", 48, kills.SHARED_DATA)
+    data_root = kills.write_mnist_subset(tmp_path / "data", 48)
     result = kills.kill_and_resume(tmp_path, data_root, kills=2, epochs=2, rng=random.Random(3), timeout_s=120)
     assert result["problems"] == []
     assert result["kills"] + result["finished_before_a_kill"] >= 1
@@ -90,47 +89,37 @@ def test_a_save_that_fails_midway_leaves_the_previous_checkpoint_intact(tmp_path
     assert result == {"failed_writes": 8, "problems": []}
 
 
-# --- the launched app ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def launched_app(
-    served_checkpoint: Path, app_classifier: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[app_harness.LaunchedApp]:
-    """The app in its own process, with its log kept: the harness reads how each failed call ended from it."""
-    app = app_harness.LaunchedApp(served_checkpoint, tmp_path_factory.mktemp("app") / "app.log", app_classifier)
-    yield app
-    app.close()
+# --- the app: the suite's shared server; its log tells how each failed call ended -------------------------------------
 
 
 @pytest.fixture(scope="module")
 def layers(served_checkpoint: Path) -> list:
-    return app_harness.layer_table(served_checkpoint)
+    return app_harness.layers_of(served_checkpoint)
 
 
 def test_hostile_input_gets_clear_messages_and_the_server_keeps_serving(
-    launched_app, layers, served_checkpoint, tmp_path
+    served_app, layers, served_checkpoint, tmp_path
 ):
-    result = app_harness.run_hostile(launched_app, 60, 0, tmp_path, [info.key for info in layers])
+    result = app_harness.run_hostile(served_app, 60, 0, tmp_path, [info.key for info in layers])
     assert sum(result["outcomes"].values()) == 60 and result["outcomes"]["error"] > 0
     unexpected = {k: n for k, n in result["server_exceptions"].items() if k.startswith(app_harness.UNEXPECTED)}
     assert unexpected == {}
     assert result["rss_after_mb"] - result["rss_before_mb"] <= app_harness.RSS_GROWTH_LIMIT_MB
-    assert app_harness.expected_digit_matches(launched_app, served_checkpoint, tmp_path / "check")
+    assert app_harness.expected_digit_matches(served_app, served_checkpoint, tmp_path / "check")
 
 
 @pytest.mark.parametrize("layer", [[], ["generator.main.2"], "generator.main.99", None])
-def test_a_layer_that_is_not_a_layer_name_gets_the_apps_message(launched_app, tmp_path, layer):
-    client = app_harness.new_client(launched_app.url, tmp_path)
+def test_a_layer_that_is_not_a_layer_name_gets_the_apps_message(served_app, tmp_path, layer):
+    client = app_harness.new_client(served_app.url, tmp_path)
     with pytest.raises(AppError, match="unknown layer|not in the list of choices"):
         client.predict(1, "", layer, 8, *[0.0] * app_harness.DIRECTIONS, api_name="/explain_layer")
 
 
-def test_every_size_a_visitor_controls_has_an_enforced_bound(launched_app, layers, tmp_path):
-    assert app_harness.check_limits(launched_app, layers, layers[0].input_shape[0], tmp_path) == []
+def test_every_size_a_visitor_controls_has_an_enforced_bound(served_app, layers, tmp_path):
+    assert app_harness.check_limits(served_app, layers, layers[0].input_shape[0], tmp_path) == []
 
 
-def test_concurrent_visitors_get_the_answers_they_would_get_alone(launched_app, layers, tmp_path):
-    result = app_harness.run_visitors(launched_app, 4, 6, tmp_path, [info.key for info in layers])
+def test_concurrent_visitors_get_the_answers_they_would_get_alone(served_app, layers, tmp_path):
+    result = app_harness.run_visitors(served_app, 4, 6, tmp_path, [info.key for info in layers])
     assert result["failures"] == {} and result["mismatches"] == []
     assert result["answered"] == 24

@@ -4,19 +4,21 @@ import json
 import os
 import subprocess
 import sys
-import urllib.error
 from dataclasses import fields
 
 import pytest
 import torch
-import torchvision.datasets as dset
 
 import gan_core.train as train_module
-from gan_core.checkpoint import CheckpointError, load, load_training_state, newest_checkpoint, read_config
+from gan_core import device
+from gan_core.checkpoint import load, load_training_state, read_config
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.data import MNIST_FILES, InMemoryLoader
+from gan_core.errors import CheckpointError, ConfigError, RunFolderError
 from gan_core.history import read_history
-from gan_core.train import TrainingDiverged, build_parser, main, train
+from gan_core.layout import newest_checkpoint
+from gan_core.train import TrainingDiverged, build_parser, main, start_trainer, train
+from gan_core.trainer import BATCHNORM_CALIBRATION
 from tests.conftest import REPO_ROOT, TINY_BATCHES_PER_EPOCH
 
 HISTORY_KEYS = {"step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2"}
@@ -101,11 +103,7 @@ def test_bad_image_size_on_the_command_line(tmp_path, capsys):
     assert "image_size 48" in error and "32, 64" in error
 
 
-def test_missing_data_on_the_command_line(tmp_path, capsys, monkeypatch):
-    def offline(self):
-        raise urllib.error.URLError("no network in tests")
-
-    monkeypatch.setattr(dset.MNIST, "download", offline)
+def test_missing_data_on_the_command_line(tmp_path, capsys):
     assert main(_tiny_args(tmp_path / "empty", tmp_path / "run", "--max-steps", "1")) == 2
     error = capsys.readouterr().err
     assert str(tmp_path / "empty" / "MNIST" / "raw") in error
@@ -130,25 +128,25 @@ def test_resume_from_a_damaged_checkpoint_names_the_file(tmp_path, mnist_root, c
 
 def test_a_new_run_refuses_to_overwrite_an_existing_one(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
     train(tiny_model_config, tiny_train_config(max_steps=2), tmp_path, loader=tiny_loader, show_progress=False)
-    with pytest.raises(SystemExit, match="--resume"):
+    with pytest.raises(RunFolderError, match="--resume"):
         train(tiny_model_config, tiny_train_config(max_steps=4), tmp_path, loader=tiny_loader, show_progress=False)
 
 
 def test_resume_without_a_checkpoint(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
-    with pytest.raises(CheckpointError, match="nothing to resume"):
+    with pytest.raises(CheckpointError, match="no checkpoints/step_. folder"):
         train(tiny_model_config, tiny_train_config(), tmp_path, resume=True, loader=tiny_loader, show_progress=False)
 
 
 def test_asking_for_an_absent_gpu_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(SystemExit, match="no CUDA GPU"):
-        train_module.resolve_device("cuda")
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        device.resolve_device("cuda")
 
 
 def test_auto_precision_follows_the_cpu():
-    expected = "bf16" if train_module.cpu_supports_bf16() else "fp32"
-    assert train_module.resolve_precision("auto", torch.device("cpu")) == expected
-    assert train_module.resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    expected = "bf16" if device.cpu_supports_bf16() else "fp32"
+    assert device.resolve_precision("auto", torch.device("cpu")) == expected
+    assert device.resolve_precision("fp32", torch.device("cpu")) == "fp32"
 
 
 def test_default_precision_is_auto():
@@ -243,7 +241,7 @@ def test_ema_snapshot_batchnorm_statistics_fit_its_own_weights(
 ):
     _train(tmp_path, tiny_model_config, tiny_train_config(ema_decay=0.9), tiny_loader)
     netG = load(tmp_path / "ema" / "snapshots" / "epoch_002")
-    batches, size = train_module.BATCHNORM_CALIBRATION
+    batches, size = BATCHNORM_CALIBRATION
     noise = torch.randn(batches * size, tiny_model_config.nz, 1, 1, generator=torch.Generator().manual_seed(7 + 2))
     with torch.no_grad():
         first_conv = netG.main[0](noise)
@@ -522,3 +520,66 @@ def test_nan_on_the_command_line_exits_3(tmp_path, tiny_loader, capsys, monkeypa
     assert main(_tiny_args(tmp_path / "unused", tmp_path / "run", "--epochs", "3")) == 3
     error = capsys.readouterr().err
     assert error.startswith("error: step 4:") and "is NaN or infinite" in error
+
+
+# --- nothing already saved is lost; the loop's extension points ------------------------------------------
+
+
+def test_a_new_run_refuses_a_folder_holding_files_training_did_not_write(tmp_path, mnist_root, capsys):
+    exported = tmp_path / "exported"
+    exported.mkdir()
+    (exported / "config.json").write_text('{"format_version": 1}')
+    (exported / "generator.safetensors").write_bytes(b"weights")
+    before = {p.name: p.read_bytes() for p in exported.iterdir()}
+    assert main(_tiny_args(mnist_root, exported, "--max-steps", "1")) == 2
+    assert "holds files training did not write (config.json, generator.safetensors)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in exported.iterdir()} == before
+    (tmp_path / "empty").mkdir()
+    assert main(_tiny_args(mnist_root, tmp_path / "empty", "--max-steps", "1")) == 0
+
+
+def test_resume_refuses_flags_that_contradict_the_run_and_takes_the_ones_it_may_change(tmp_path, mnist_root, capsys):
+    run = tmp_path / "run"
+    assert main(_tiny_args(mnist_root, run, "--max-steps", "2")) == 0
+    assert main(["--resume", str(run), "--nz", "32", "--lr", "0.1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--nz 32 (the run has 16)" in err and "--lr 0.1 (the run has 0.0002)" in err
+    assert newest_checkpoint(run).name == "step_0000002"
+    assert main(["--resume", str(run), "--max-steps", "3", "--batch-size", "8", "--no-progress"]) == 0
+    assert newest_checkpoint(run).name == "step_0000003"
+
+
+def test_ctrl_c_says_where_to_resume_instead_of_a_traceback(tmp_path, mnist_root, capsys, monkeypatch):
+    run = tmp_path / "run"
+
+    def interrupt(trainer, stats):
+        if trainer.step == 3:
+            raise KeyboardInterrupt
+
+    real_init = train_module.Trainer.__init__
+
+    def with_interrupt(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.add_callback("on_step", interrupt)
+
+    monkeypatch.setattr(train_module.Trainer, "__init__", with_interrupt)
+    assert main(_tiny_args(mnist_root, run)) == 130
+    err = capsys.readouterr().err
+    assert "interrupted (the newest checkpoint is step_0000002)" in err
+    assert f"resume with: python -m gan_core.train --resume {run}" in err and "Traceback" not in err
+
+
+def test_callbacks_see_every_step_epoch_and_save(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
+    seen = []
+    callbacks = {
+        "on_step": [lambda trainer, stats: seen.append(("step", trainer.step, round(stats["loss_d"], 6) > 0))],
+        "on_epoch_end": [lambda trainer, epoch: seen.append(("epoch", epoch))],
+        "on_save": [lambda trainer, folder: seen.append(("save", folder.name))],
+    }
+    train(tiny_model_config, tiny_train_config(), tmp_path, loader=tiny_loader, show_progress=False,
+          callbacks=callbacks)
+    assert [event for event in seen if event[0] == "step"] == [("step", s, True) for s in range(1, 7)]
+    assert [event for event in seen if event[0] == "epoch"] == [("epoch", 1), ("epoch", 2)]
+    assert ("save", "step_0000002") in seen and seen[-1] == ("save", "step_0000006")
+    with pytest.raises(ValueError, match="unknown trainer event"):
+        start_trainer(tiny_model_config, tiny_train_config(), tmp_path / "other", callbacks={"on_batch": []})

@@ -1,10 +1,10 @@
 """Hostile input and many visitors, through the launched app's HTTP API: counts per outcome and latencies.
 
-    python benchmarks/reliability_app.py                       # 1,200 hostile calls, then 16 clients x 100 requests
-    python benchmarks/reliability_app.py --hostile 100 --clients 4 --requests 10
-    python benchmarks/reliability_app.py --checkpoint runs/mnist64   # any checkpoint folder
+    python -m tests.reliability app                       # 1,200 hostile calls, then 16 clients x 100 requests
+    python -m tests.reliability app --hostile 100 --clients 4 --requests 10
+    python -m tests.reliability app --checkpoint runs/mnist64   # any checkpoint folder
 
-It starts `python -m demo` on a free 127.0.0.1 port with the server's output in a log file, then:
+It starts `python -m demo` on a free 127.0.0.1 port with the server's output in a log file (demo.serving), then:
 
 Part 4 (hostile input): calls every endpoint with random and malformed arguments (NaN, inf, huge and negative
 integers, floats for ints, strings, empty values, unknown layer names, extreme slider values, oversized counts and
@@ -24,35 +24,32 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import json
 import math
 import os
 import random
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import httpx
 import numpy as np
 from gradio_client import Client
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "mnist-dcgan-64"
-DIRECTIONS = 8
+from demo.explorer import DIRECTION_COUNT as DIRECTIONS
+from demo.explorer import DISPLAY_PIXELS, MAX_FRAMES, MAX_MAPS
+from demo.serving import ServedApp, call_api, percentiles, serve
+from gan_core import load, load_discriminator
+from gan_core.introspect import LayerInfo, layer_table
+from gan_core.latent import MAX_SEED, Z_EDIT_CHARS_PER_DIM, generate, z_from_seed
+from gan_core.layout import CONFIG_FILE, DEFAULT_CHECKPOINT
+from gan_core.render import to_pil
+
 RSS_GROWTH_LIMIT_MB = 100
 # How a failed call can end, read from the last line of its traceback in the server log. All but the last are
 # clear messages sent to the caller: the app's own gr.Error, and the checks Gradio makes before calling the app.
@@ -67,71 +64,32 @@ UNEXPECTED = "UNEXPECTED server error"
 # --- the launched app --------------------------------------------------------------------------------------
 
 
-class LaunchedApp:
-    """`python -m demo` on a free loopback port, its output in a log file; stopped by close()."""
+def rss_mb(app: ServedApp) -> float:
+    """Resident memory of the server process, from /proc (Linux)."""
+    status = Path(f"/proc/{app.pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
-    def __init__(self, checkpoint: Path, log: Path, classifier: Path | None = None, timeout_s: float = 180) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/"
-        self.log = log
-        command = [sys.executable, "-m", "demo", "--checkpoint", str(checkpoint), "--host", "127.0.0.1",
-                   "--port", str(port)]
-        if classifier is not None:
-            command += ["--classifier", str(classifier)]
-        env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
-        with open(log, "wb") as out:
-            self.process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the app exited with {self.process.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError(f"the app did not answer at {self.url} within {timeout_s} s:\n{log.read_text()}")
-            time.sleep(0.25)
 
-    def rss_mb(self) -> float:
-        """Resident memory of the server process, from /proc (Linux)."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+def final_exceptions(app: ServedApp) -> Counter:
+    """How each traceback chain in the server log ended: a CLEAR_ENDINGS kind, or UNEXPECTED with the line.
 
-    def final_exceptions(self) -> Counter:
-        """How each traceback chain in the server log ended: a CLEAR_ENDINGS kind, or UNEXPECTED with the line.
-
-        A chain is one traceback, or several joined by "The above exception was the direct cause..." or
-        "During handling of the above exception...": the last one is what the call ended with.
-        """
-        counts: Counter = Counter()
-        chain_end, in_traceback, linked = None, False, False
-        for line in self.log.read_text(errors="replace").splitlines():
-            if line.startswith("Traceback (most recent call last)"):
-                if chain_end is not None and not linked:
-                    counts[chain_end] += 1
-                in_traceback, linked = True, False
-            elif in_traceback and line and not line.startswith(" "):
-                chain_end, in_traceback = _ending(line), False
-            elif line.startswith(("The above exception", "During handling of the above exception")):
-                linked = True
-        if chain_end is not None:
-            counts[chain_end] += 1
-        return counts
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    A chain is one traceback, or several joined by "The above exception was the direct cause..." or
+    "During handling of the above exception...": the last one is what the call ended with.
+    """
+    counts: Counter = Counter()
+    chain_end, in_traceback, linked = None, False, False
+    for line in app.log.read_text(errors="replace").splitlines():
+        if line.startswith("Traceback (most recent call last)"):
+            if chain_end is not None and not linked:
+                counts[chain_end] += 1
+            in_traceback, linked = True, False
+        elif in_traceback and line and not line.startswith(" "):
+            chain_end, in_traceback = _ending(line), False
+        elif line.startswith(("The above exception", "During handling of the above exception")):
+            linked = True
+    if chain_end is not None:
+        counts[chain_end] += 1
+    return counts
 
 
 def _ending(line: str) -> str:
@@ -143,27 +101,6 @@ def _ending(line: str) -> str:
 
 def new_client(url: str, downloads: Path) -> Client:
     return Client(url, verbose=False, download_files=str(downloads), analytics_enabled=False)
-
-
-def call_raw(url: str, api: str, args: list[Any], timeout_s: float = 120) -> tuple[str, str]:
-    """POST to /gradio_api/call/<api> with any JSON (NaN and inf included), read the event stream.
-
-    Returns ("answered" | "error", text)."""
-    body = json.dumps({"data": args})  # json.dumps writes NaN / Infinity tokens, as a hostile caller could
-    response = httpx.post(f"{url}gradio_api/call/{api}", content=body,
-                          headers={"content-type": "application/json"}, timeout=timeout_s)
-    if response.status_code != 200:
-        return "error", f"HTTP {response.status_code}: {response.text[:200]}"
-    event = response.json()["event_id"]
-    stream = httpx.get(f"{url}gradio_api/call/{api}/{event}", timeout=timeout_s).text
-    if "event: complete" in stream:
-        return "answered", stream
-    data = stream.split("data:", 1)[-1].strip()
-    try:
-        payload = json.loads(data)
-    except json.JSONDecodeError:
-        return "error", data
-    return "error", str(payload.get("error") if isinstance(payload, dict) else payload)
 
 
 # --- part 4: hostile input -------------------------------------------------------------------------------
@@ -255,7 +192,7 @@ def _message_kind(message: str) -> str:
     return text[:90]
 
 
-def run_hostile(app: LaunchedApp, calls: int, seed: int, downloads: Path, layers: list[str]) -> dict[str, Any]:
+def run_hostile(app: ServedApp, calls: int, seed: int, downloads: Path, layers: list[str]) -> dict[str, Any]:
     rng = random.Random(seed)
     client = new_client(app.url, downloads)
     all_endpoints = endpoints(layers)
@@ -265,8 +202,8 @@ def run_hostile(app: LaunchedApp, calls: int, seed: int, downloads: Path, layers
             arguments = [valid_value(kind, rng, layers) for kind in endpoint.kinds]
             with contextlib.suppress(Exception):  # e.g. epoch_grid of a folder without grids: not measured here
                 client.predict(*arguments, api_name=f"/{endpoint.name}")
-    rss_before = app.rss_mb()
-    exceptions_before = app.final_exceptions()
+    rss_before = rss_mb(app)
+    exceptions_before = final_exceptions(app)
     outcomes: Counter = Counter()
     kinds: Counter = Counter()
     transports: Counter = Counter()
@@ -277,7 +214,8 @@ def run_hostile(app: LaunchedApp, calls: int, seed: int, downloads: Path, layers
         started = time.perf_counter()
         if _needs_raw_http(args):
             transports["raw HTTP (NaN/inf)"] += 1
-            status, message = call_raw(app.url, endpoint.name, args)
+            event, message = call_api(app.url, endpoint.name, args)
+            status = "answered" if event == "complete" else "error"
         else:
             transports["gradio_client"] += 1
             try:
@@ -292,8 +230,8 @@ def run_hostile(app: LaunchedApp, calls: int, seed: int, downloads: Path, layers
         if status == "error":
             kinds[_message_kind(message)] += 1
     time.sleep(1)  # let the server finish writing its log
-    exceptions = app.final_exceptions() - exceptions_before
-    rss_after = app.rss_mb()
+    exceptions = final_exceptions(app) - exceptions_before
+    rss_after = rss_mb(app)
     return {
         "calls": calls, "outcomes": outcomes, "message_kinds": kinds, "transports": transports,
         "server_exceptions": exceptions, "rss_before_mb": rss_before, "rss_after_mb": rss_after,
@@ -356,7 +294,7 @@ def _timed(client: Client, request: tuple[str, list[Any]]) -> tuple[float, str]:
     return elapsed, fingerprint(result)
 
 
-def run_visitors(app: LaunchedApp, clients: int, requests_each: int, downloads: Path,
+def run_visitors(app: ServedApp, clients: int, requests_each: int, downloads: Path,
                  layers: list[str]) -> dict[str, Any]:
     plans = [mixed_requests(i, requests_each, layers) for i in range(clients)]
     # each request made alone first: the answer every visitor must get, and the latency without a crowd
@@ -399,19 +337,13 @@ def run_visitors(app: LaunchedApp, clients: int, requests_each: int, downloads: 
     }
 
 
-def percentiles(values: list[float]) -> str:
-    if not values:
-        return "no values"
-    p50, p95 = np.percentile(np.array(values) * 1000, [50, 95])
-    return f"p50 {p50:.0f} ms, p95 {p95:.0f} ms"
+def latency_text(seconds: list[float]) -> str:
+    figures = percentiles(seconds)
+    return f"p50 {1000 * figures['p50']:.0f} ms, p95 {1000 * figures['p95']:.0f} ms"
 
 
-def expected_digit_matches(app: LaunchedApp, checkpoint: Path, downloads: Path, seed: int = 1234) -> bool:
+def expected_digit_matches(app: ServedApp, checkpoint: Path, downloads: Path, seed: int = 1234) -> bool:
     """A normal request, answered correctly: the server's PNG equals the digit this process draws for the seed."""
-    from demo.app import DISPLAY_PIXELS
-    from gan_core import load
-    from gan_core.latent import generate, to_pil, z_from_seed
-
     netG = load(checkpoint)
     expected = np.asarray(to_pil(generate(netG, z_from_seed(seed, netG.config.nz)),
                                  max(1, DISPLAY_PIXELS // netG.config.image_size)))
@@ -420,21 +352,16 @@ def expected_digit_matches(app: LaunchedApp, checkpoint: Path, downloads: Path, 
         return np.array_equal(np.asarray(served.convert("L")), expected)
 
 
-def layer_table(checkpoint: Path) -> list[Any]:
-    from gan_core import load, load_discriminator
-    from gan_core.introspect import layer_table
-
+def layers_of(checkpoint: Path) -> list[LayerInfo]:
+    """Every layer of both networks, in the order the app lists them."""
     return [info for net in (load(checkpoint), load_discriminator(checkpoint)) for info in layer_table(net)]
 
 
 # --- part 6: limits ----------------------------------------------------------------------------------------
 
 
-def limit_cases(layers: list[Any], nz: int) -> list[tuple[str, str, list[Any], list[Any]]]:
+def limit_cases(layers: list[LayerInfo], nz: int) -> list[tuple[str, str, list[Any], list[Any]]]:
     """(limit, endpoint, arguments at the bound, arguments just over it) for every size a visitor controls."""
-    from demo.app import MAX_FRAMES, MAX_MAPS, Z_EDIT_CHARS_PER_DIM
-    from gan_core.latent import MAX_SEED
-
     dirs = [0.0] * DIRECTIONS
     widest = max(layers, key=lambda info: info.output_shape[0]).key
     edit = "0=1,"
@@ -451,7 +378,7 @@ def limit_cases(layers: list[Any], nz: int) -> list[tuple[str, str, list[Any], l
     ]
 
 
-def check_limits(app: LaunchedApp, layers: list[Any], nz: int, downloads: Path) -> list[str]:
+def check_limits(app: ServedApp, layers: list[LayerInfo], nz: int, downloads: Path) -> list[str]:
     """Each bound: a request at it is answered (and timed), one just over it is refused with a message."""
     client = new_client(app.url, downloads)
     problems = []
@@ -469,8 +396,53 @@ def check_limits(app: LaunchedApp, layers: list[Any], nz: int, downloads: Path) 
     return problems
 
 
+def report_hostile(app: ServedApp, args: argparse.Namespace, work: Path, layers: list[str]) -> list[str]:
+    """Part 4, printed; returns its problems."""
+    hostile = run_hostile(app, args.hostile, args.seed, work / "hostile", layers)
+    print(f"Part 4, hostile input: {hostile['calls']} calls to {len(endpoints(layers))} endpoints "
+          f"({', '.join(f'{n} via {t}' for t, n in hostile['transports'].items())})")
+    for outcome, n in hostile["outcomes"].most_common():
+        print(f"  {n:5d}  {outcome}")
+    print("  error messages by kind:")
+    for kind, n in hostile["message_kinds"].most_common(12):
+        print(f"  {n:5d}    {kind}")
+    others = hostile["message_kinds"].most_common()[12:]
+    if others:
+        print(f"  {sum(n for _, n in others):5d}    ({len(others)} other kinds)")
+    print("  exceptions that ended the failed calls, from the server log:")
+    for name, n in hostile["server_exceptions"].most_common():
+        print(f"  {n:5d}    {name}")
+    unexpected = sum(n for name, n in hostile["server_exceptions"].items() if name.startswith(UNEXPECTED))
+    growth = hostile["rss_after_mb"] - hostile["rss_before_mb"]
+    print(f"  server memory: {hostile['rss_before_mb']:.0f} MB before, {hostile['rss_after_mb']:.0f} MB "
+          f"after ({growth:+.0f} MB); slowest call {hostile['slowest'][0]:.2f} s: {hostile['slowest'][1]}")
+    correct = expected_digit_matches(app, args.checkpoint, work / "check")
+    print(f"  a normal request afterwards: {'answered correctly' if correct else 'WRONG ANSWER'}")
+    problems = []
+    if unexpected:
+        problems.append(f"{unexpected} unexpected server errors")
+    if growth > RSS_GROWTH_LIMIT_MB:
+        problems.append(f"server memory grew by {growth:.0f} MB")
+    if not correct:
+        problems.append("a normal request after the hostile calls was answered wrongly")
+    return problems
+
+
+def report_visitors(app: ServedApp, args: argparse.Namespace, work: Path, layers: list[str]) -> list[str]:
+    """Part 5, printed; returns its problems."""
+    visitors = run_visitors(app, args.clients, args.requests, work / "visitors", layers)
+    print(f"Part 5, many visitors: {args.clients} clients x {args.requests} mixed requests = "
+          f"{visitors['requests']}, {visitors['wall_s']:.0f} s")
+    print(f"  answered {visitors['answered']}, failed {sum(visitors['failures'].values())}, "
+          f"answers differing from the same request made alone: {len(visitors['mismatches'])}")
+    print(f"  latency with {args.clients} clients: {latency_text(visitors['latency'])}; "
+          f"alone: {latency_text(visitors['alone_latency'])}")
+    problems = [f"{n} requests failed: {failure}" for failure, n in visitors["failures"].items()]
+    return problems + [f"cross-talk: {m}" for m in visitors["mismatches"][:10]]
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.reliability app", description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint folder to serve")
     parser.add_argument("--classifier", type=Path, default=None, help="classifier folder (default: the app's)")
     parser.add_argument("--hostile", type=int, default=1200, help="hostile calls (part 4)")
@@ -479,65 +451,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the hostile arguments")
     parser.add_argument("--log", type=Path, default=None, help="keep the server's log in this file")
     args = parser.parse_args(argv)
-    if not (args.checkpoint / "config.json").is_file():
+    if not (args.checkpoint / CONFIG_FILE).is_file():
         print(f"{args.checkpoint}: no checkpoint folder here; pass --checkpoint FOLDER")
         return 2
+    app_args = ["--checkpoint", str(args.checkpoint)]
+    if args.classifier is not None:
+        app_args += ["--classifier", str(args.classifier)]
     problems: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, serve(app_args, log=args.log) as app:
         work = Path(tmp)
-        started = time.perf_counter()
-        app = LaunchedApp(args.checkpoint, args.log or work / "app.log", args.classifier)
-        print(f"app started in {time.perf_counter() - started:.1f} s at {app.url}")
-        try:
-            table = layer_table(args.checkpoint)
-            layers = [info.key for info in table]
-            if args.hostile:
-                hostile = run_hostile(app, args.hostile, args.seed, work / "hostile", layers)
-                print(f"Part 4, hostile input: {hostile['calls']} calls to {len(endpoints(layers))} endpoints "
-                      f"({', '.join(f'{n} via {t}' for t, n in hostile['transports'].items())})")
-                for outcome, n in hostile["outcomes"].most_common():
-                    print(f"  {n:5d}  {outcome}")
-                print("  error messages by kind:")
-                for kind, n in hostile["message_kinds"].most_common(12):
-                    print(f"  {n:5d}    {kind}")
-                others = hostile["message_kinds"].most_common()[12:]
-                if others:
-                    print(f"  {sum(n for _, n in others):5d}    ({len(others)} other kinds)")
-                print("  exceptions that ended the failed calls, from the server log:")
-                for name, n in hostile["server_exceptions"].most_common():
-                    print(f"  {n:5d}    {name}")
-                unexpected = sum(n for name, n in hostile["server_exceptions"].items() if name.startswith(UNEXPECTED))
-                growth = hostile["rss_after_mb"] - hostile["rss_before_mb"]
-                print(f"  server memory: {hostile['rss_before_mb']:.0f} MB before, {hostile['rss_after_mb']:.0f} MB "
-                      f"after ({growth:+.0f} MB); slowest call {hostile['slowest'][0]:.2f} s: {hostile['slowest'][1]}")
-                correct = expected_digit_matches(app, args.checkpoint, work / "check")
-                print(f"  a normal request afterwards: {'answered correctly' if correct else 'WRONG ANSWER'}")
-                if unexpected:
-                    problems.append(f"{unexpected} unexpected server errors")
-                if growth > RSS_GROWTH_LIMIT_MB:
-                    problems.append(f"server memory grew by {growth:.0f} MB")
-                if not correct:
-                    problems.append("a normal request after the hostile calls was answered wrongly")
-            print("Part 6, limits on what a visitor controls:")
-            problems += check_limits(app, table, table[0].input_shape[0], work / "limits")
-            if args.clients and args.requests:
-                visitors = run_visitors(app, args.clients, args.requests, work / "visitors", layers)
-                print(f"Part 5, many visitors: {args.clients} clients x {args.requests} mixed requests = "
-                      f"{visitors['requests']}, {visitors['wall_s']:.0f} s")
-                print(f"  answered {visitors['answered']}, failed {sum(visitors['failures'].values())}, "
-                      f"answers differing from the same request made alone: {len(visitors['mismatches'])}")
-                print(f"  latency with {args.clients} clients: {percentiles(visitors['latency'])}; "
-                      f"alone: {percentiles(visitors['alone_latency'])}")
-                for failure, n in visitors["failures"].items():
-                    problems.append(f"{n} requests failed: {failure}")
-                problems += [f"cross-talk: {m}" for m in visitors["mismatches"][:10]]
-        finally:
-            app.close()
+        print(f"app started in {app.startup_s:.1f} s at {app.url}")
+        table = layers_of(args.checkpoint)
+        layers = [info.key for info in table]
+        if args.hostile:
+            problems += report_hostile(app, args, work, layers)
+        print("Part 6, limits on what a visitor controls:")
+        problems += check_limits(app, table, table[0].input_shape[0], work / "limits")
+        if args.clients and args.requests:
+            problems += report_visitors(app, args, work, layers)
     for problem in problems:
         print(f"PROBLEM: {problem}")
     print(f"{len(problems)} problems")
     return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

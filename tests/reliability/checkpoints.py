@@ -1,7 +1,7 @@
 """Checkpoints cannot run code, and damaged checkpoints fail cleanly: counts per outcome.
 
-    python benchmarks/reliability_checkpoints.py                  # the default 64x64 model, 240 damaged variants
-    python benchmarks/reliability_checkpoints.py --variants 40 --tiny
+    python -m tests.reliability checkpoints                       # the course's 64x64 model, 300 damaged variants
+    python -m tests.reliability checkpoints --variants 40 --tiny
 
 Part 1 replaces each file a loader reads with a crafted pickle whose ``__reduce__`` would create a marker file
 (plain pickles of every protocol and torch.save archives, with config.json's SHA-256 updated so that only the
@@ -10,7 +10,8 @@ deserializer stands in the way) and checks that loading fails and the marker nev
 Part 2 damages a real run folder (a few training steps, saved by the trainer) in many ways: truncations at random
 offsets, flipped bytes, safetensors headers and tensors that do not fit, config.json missing, invalid or with wrong
 values, empty files, a folder or a FIFO where a file should be. Each variant goes through every loader: ``load``,
-``load_discriminator`` and ``python -m gan_core.train --resume`` (its ``main``, with training itself stubbed out).
+``load_discriminator``, ``load_classifier``, and what ``python -m gan_core.train --resume`` does before it trains
+(``resumed_configs`` and ``start_trainer(..., resume=True)``: the configs and a restored, unfitted trainer).
 A variant passes when every loader either raises the project's error naming the damaged file, or returns exactly
 what the undamaged folder gives. Loaders run in a separate process with a per-variant timeout and a memory cap,
 so a hang or a crash is counted, not suffered.
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import io
 import json
 import multiprocessing
@@ -30,7 +30,6 @@ import random
 import resource
 import shutil
 import struct
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -39,34 +38,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import safetensors.torch
 import torch
 
-from gan_core.checkpoint import (
+import gan_core
+from gan_core.classifier import WEIGHTS_FILE as CLASSIFIER_WEIGHTS_FILE
+from gan_core.classifier import (
+    ClassifierConfig,
+    ClassifierTrainConfig,
+    MnistClassifier,
+    accuracy,
+    load_classifier,
+    save_classifier,
+)
+from gan_core.config import ModelConfig, TrainConfig
+from gan_core.data import InMemoryLoader, fake_images
+from gan_core.errors import CheckpointError
+from gan_core.files import sha256
+from gan_core.layout import (
     CONFIG_FILE,
     DISCRIMINATOR_FILE,
     GENERATOR_FILE,
+    HISTORY_FILE,
     TRAINING_STATE_FILE,
-    CheckpointError,
     newest_checkpoint,
-    sha256,
 )
-from gan_core.classifier import CONFIG_FILE as CLASSIFIER_CONFIG_FILE
-from gan_core.classifier import WEIGHTS_FILE as CLASSIFIER_WEIGHTS_FILE
-from gan_core.classifier import ClassifierConfig, ClassifierTrainConfig, MnistClassifier, accuracy, save_classifier
-from gan_core.config import ModelConfig, TrainConfig
-from gan_core.data import InMemoryLoader, fake_images
-from gan_core.train import train
+from gan_core.train import resumed_configs, start_trainer, train
+from tests.helpers import fingerprint
 
 WORKER_MEMORY_LIMIT = 8 * 2**30  # address space of the loader process: a runaway allocation fails instead of swapping
 LOADERS = ("load", "load_discriminator", "resume", "classifier")
 # File keys: a name inside the run's newest checkpoint, or run/... and classifier/... for those folders' own files.
 # (The run folder's config.json is not here: --resume takes the configs from the checkpoint and rewrites it.)
-HISTORY = "run/history.jsonl"
-CLASSIFIER_CONFIG = f"classifier/{CLASSIFIER_CONFIG_FILE}"
+HISTORY = f"run/{HISTORY_FILE}"
+CLASSIFIER_CONFIG = f"classifier/{CONFIG_FILE}"
 CLASSIFIER_WEIGHTS = f"classifier/{CLASSIFIER_WEIGHTS_FILE}"
 HASHED_FILES = (GENERATOR_FILE, DISCRIMINATOR_FILE, TRAINING_STATE_FILE, CLASSIFIER_WEIGHTS)
 # Which loaders read which file: the others must load exactly what the undamaged folder gives.
@@ -131,78 +136,27 @@ def update_recorded_hash(root: Path, key: str) -> None:
 # --- loading, in a worker process --------------------------------------------------------------------------
 
 
-def _fingerprint(*parts: Any) -> str:
-    """A hash of tensors, dicts and plain values: two loads are the same only if every tensor bit matches."""
-    digest = hashlib.sha256()
-
-    def feed(value: Any) -> None:
-        if isinstance(value, torch.Tensor):
-            tensor = value.detach().cpu().contiguous()
-            digest.update(f"T{tensor.dtype}{tuple(tensor.shape)}".encode())
-            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-        elif isinstance(value, dict):
-            for key in sorted(value, key=str):
-                digest.update(f"K{key!r}".encode())
-                feed(value[key])
-        elif isinstance(value, (list, tuple)):
-            digest.update(f"L{len(value)}".encode())
-            for item in value:
-                feed(item)
-        else:
-            digest.update(f"V{value!r}".encode())
-
-    for part in parts:
-        feed(part)
-    return digest.hexdigest()
-
-
 def _run_loader(name: str, root: Path) -> str:
     """Run one loader on root's folders; returns a fingerprint of everything it loaded, or raises what it raised."""
-    import gan_core
-    import gan_core.train as train_module
-    from gan_core.classifier import load_classifier
-
     run_dir = root / "run"
     if name == "classifier":
-        return _fingerprint(load_classifier(root / "classifier").state_dict())
+        return fingerprint(load_classifier(root / "classifier").state_dict())
     if name == "load":
-        return _fingerprint(gan_core.load(run_dir).state_dict())
+        return fingerprint(gan_core.load(run_dir).state_dict())
     if name == "load_discriminator":
-        return _fingerprint(gan_core.load_discriminator(run_dir).state_dict())
-    # --resume through the CLI's main(): fit() is replaced by a probe that records what was restored, and the
-    # data by fake images (the saved data_dir is not on this machine and the data is not what is tested here).
-    captured: dict[str, str] = {}
-
-    def probe(trainer: Any, loader: Any, show_progress: bool = True) -> None:
-        captured["state"] = _fingerprint(
-            trainer.netG.state_dict(), trainer.netD.state_dict(), trainer.optimizerG.state_dict(),
-            trainer.optimizerD.state_dict(), trainer.noise_gen.get_state(), trainer.fixed_noise,
-            [trainer.step, trainer.epoch, trainer.batch], trainer.history,
-        )
-
-    def fake_loader(model_config: Any, config: Any, dry_run: bool = False) -> InMemoryLoader:
-        return InMemoryLoader(fake_images(32, model_config.image_size), config.batch_size, config.manual_seed)
-
-    stderr = io.StringIO()
-    original_fit, original_loader = train_module.Trainer.fit, train_module.make_loader
-    train_module.Trainer.fit, train_module.make_loader = probe, fake_loader
-    try:
-        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-            code = train_module.main(["--resume", str(run_dir), "--no-progress"])
-    finally:
-        train_module.Trainer.fit, train_module.make_loader = original_fit, original_loader
-    if code != 0:
-        # main() turns the errors it expects into a message and exit code 2; report them like the library does
-        raise CliError(f"exit {code}: {stderr.getvalue().strip()}")
-    return captured["state"]
-
-
-class CliError(Exception):
-    """`python -m gan_core.train --resume` exited with an error message instead of resuming."""
+        return fingerprint(gan_core.load_discriminator(run_dir).state_dict())
+    # what --resume restores, by the library calls the CLI makes, stopping short of fit()
+    with contextlib.redirect_stdout(io.StringIO()):  # start_trainer announces the resume
+        trainer = start_trainer(*resumed_configs(run_dir, {}), run_dir, resume=True)
+    return fingerprint(
+        trainer.netG.state_dict(), trainer.netD.state_dict(), trainer.optimizerG.state_dict(),
+        trainer.optimizerD.state_dict(), trainer.noise_gen.get_state(), trainer.fixed_noise,
+        [trainer.step, trainer.epoch, trainer.batch], trainer.history,
+    )
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:
-    kind = "project_error" if isinstance(exc, (CheckpointError, CliError)) else type(exc).__name__
+    kind = "project_error" if isinstance(exc, CheckpointError) else type(exc).__name__
     return kind, str(exc)[:400]
 
 
@@ -790,7 +744,8 @@ def print_counts(title: str, counts: Counter) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.reliability checkpoints",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", type=int, default=300,
                         help="damaged variants in all (at least the hand-made set)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random truncations and flips")
@@ -820,6 +775,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{failures} failures; {time.perf_counter() - started:.0f} s")
     return 1 if failures else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

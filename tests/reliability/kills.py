@@ -1,10 +1,10 @@
 """Killed training loses nothing: SIGKILL a real training run at random moments, resume, compare with a clean run.
 
-    python benchmarks/reliability_kills.py                 # 12 kills of a small fp32 CPU run on a real MNIST subset
-    python benchmarks/reliability_kills.py --kills 3 --images 48 --epochs 3
+    python -m tests.reliability kills                      # 12 kills of a small fp32 CPU run on a real MNIST subset
+    python -m tests.reliability kills --kills 3 --images 48 --epochs 3
 
 It trains a tiny 32x32 DCGAN (`python -m gan_core.train`, fp32 on the CPU, a checkpoint every 2 steps) on the first
---images training digits of ../shared/data (fake digits with --synthetic), once without interruption and once
+--images training digits of the shipped data/ (fake digits with --synthetic), once without interruption and once
 killed with SIGKILL --kills times at random moments of training and resumed after each kill. After every kill:
 the newest checkpoint loads (generator, discriminator, optimizer state), no checkpoint that had appeared is lost,
 and the resume starts from it. At the end the final weights, optimizer state, history, snapshots and progress
@@ -23,7 +23,6 @@ import errno
 import hashlib
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -34,47 +33,35 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import torch
 
 import gan_core
-from gan_core.checkpoint import load_training_state, newest_checkpoint, read_config
+from gan_core.checkpoint import load_training_state, read_config
 from gan_core.config import ModelConfig, TrainConfig
-from gan_core.data import MNIST_FILES, InMemoryLoader, fake_images
+from gan_core.data import DEFAULT_DATA_DIR, InMemoryLoader, fake_images, mnist_labels, mnist_uint8
+from gan_core.errors import DataNotFoundError
 from gan_core.history import read_history
-from gan_core.train import Trainer
+from gan_core.layout import HISTORY_FILE, PROGRESS, SNAPSHOTS, STEP_PREFIX, newest_checkpoint, snapshot_folder
+from gan_core.trainer import Trainer
+from tests.helpers import fingerprint, write_idx
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-STEP_FOLDER = re.compile(r"step_(\d+)$")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- a small real data set --------------------------------------------------------------------------------
 
 
-def write_mnist_subset(target_root: Path, count: int, source_root: Path | None = SHARED_DATA) -> Path:
+def write_mnist_subset(target_root: Path, count: int, source_root: Path | None = DEFAULT_DATA_DIR) -> Path:
     """target_root/MNIST/raw with the first count images and labels of each split (fake digits if no source)."""
     raw = target_root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    for name in MNIST_FILES:
-        source = source_root / "MNIST" / "raw" / name if source_root is not None else None
-        if source is not None and source.is_file():
-            data = source.read_bytes()
-            dims = data[3]  # IDX: two zero bytes, a type byte, the number of dimensions, then big-endian sizes
-            item = 1
-            for d in range(1, dims):
-                item *= int.from_bytes(data[4 + 4 * d : 8 + 4 * d], "big")
-            header = bytearray(data[: 4 + 4 * dims])
-            header[4:8] = count.to_bytes(4, "big")
-            (raw / name).write_bytes(bytes(header) + data[len(header) : len(header) + count * item])
+    for split, train in (("train", True), ("t10k", False)):
+        if source_root is None:
+            images, labels = fake_images(count, 28, seed=int(train))[:, 0], torch.arange(count) % 10
         else:
-            images = "images" in name
-            array = fake_images(count, 28, seed=len(name))[:, 0] if images else torch.arange(count) % 10
-            dims = (count, 28, 28) if images else (count,)
-            header = bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
-            (raw / name).write_bytes(header + array.to(torch.uint8).numpy().tobytes())
+            images, labels = mnist_uint8(source_root, 28, train)[:count, 0], mnist_labels(source_root, train)[:count]
+        write_idx(raw / f"{split}-images-idx3-ubyte", images)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", labels.to(torch.uint8))
     return target_root
 
 
@@ -123,7 +110,7 @@ class SaveWatcher:
     """Polls checkpoints/ and remembers the newest step folder that ever appeared (each appears by one rename)."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.folder = run_dir / "checkpoints"
+        self.run_dir = run_dir
         self.newest_seen = -1
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
@@ -131,22 +118,18 @@ class SaveWatcher:
 
     def _poll(self) -> None:
         while not self._stop.is_set():
-            self.newest_seen = max(self.newest_seen, newest_step(self.folder.parent))
+            self.newest_seen = max(self.newest_seen, newest_step(self.run_dir))
             time.sleep(0.002)
 
     def stop(self) -> int:
         self._stop.set()
         self._thread.join()
-        return max(self.newest_seen, newest_step(self.folder.parent))
+        return max(self.newest_seen, newest_step(self.run_dir))
 
 
 def newest_step(run_dir: Path) -> int:
-    try:
-        names = os.listdir(run_dir / "checkpoints")
-    except FileNotFoundError:
-        return -1
-    steps = [int(m.group(1)) for name in names if (m := STEP_FOLDER.match(name))]
-    return max(steps, default=-1)
+    newest = newest_checkpoint(run_dir)
+    return -1 if newest is None else int(newest.name.removeprefix(STEP_PREFIX))
 
 
 def train_args(run_dir: Path, data_root: Path, epochs: int) -> list[str]:
@@ -172,28 +155,17 @@ def run_digest(run_dir: Path) -> dict[str, str]:
     state (as tensors), history, per-epoch snapshots and progress grids."""
     final = newest_checkpoint(run_dir)
     digest = {f"final/{p.name}": _sha(p.read_bytes()) for p in final.glob("*.safetensors")}
-    state = load_training_state(final, read_config(final))
-    digest["final/training_state"] = _sha(repr(_tensors_as_bytes(state)).encode())
+    digest["final/training_state"] = fingerprint(load_training_state(final, read_config(final)))
     digest["final/progress"] = repr(read_config(final)["progress"])
-    digest["history.jsonl"] = _sha((run_dir / "history.jsonl").read_bytes())
-    for path in sorted((run_dir / "snapshots").glob("*/*.safetensors")):
-        digest[f"snapshots/{path.parent.name}/{path.name}"] = _sha(path.read_bytes())
-    for path in sorted((run_dir / "progress").glob("*.png")):
-        digest[f"progress/{path.name}"] = _sha(path.read_bytes())
+    digest[HISTORY_FILE] = _sha((run_dir / HISTORY_FILE).read_bytes())
+    for path in sorted((run_dir / SNAPSHOTS).glob("*/*.safetensors")):
+        digest[f"{SNAPSHOTS}/{path.parent.name}/{path.name}"] = _sha(path.read_bytes())
+    for path in sorted((run_dir / PROGRESS).glob("*.png")):
+        digest[f"{PROGRESS}/{path.name}"] = _sha(path.read_bytes())
     return digest
 
 
-def _tensors_as_bytes(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return (str(value.dtype), tuple(value.shape), _sha(value.contiguous().reshape(-1).view(torch.uint8).numpy()))
-    if isinstance(value, dict):
-        return sorted((str(k), _tensors_as_bytes(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_tensors_as_bytes(v) for v in value]
-    return value
-
-
-def _sha(data: Any) -> str:
+def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -241,7 +213,7 @@ def kill_and_resume(work: Path, data_root: Path, kills: int, epochs: int, rng: r
             if seen >= 0:
                 problems.append(f"kill {kills_done}: checkpoint step {seen} had appeared, now none is left")
             continue  # killed before the first save: start afresh
-        on_disk = int(STEP_FOLDER.search(newest.name).group(1))
+        on_disk = newest_step(run_dir)
         if on_disk < seen:
             problems.append(f"kill {kills_done}: step {seen} had been saved, the newest checkpoint is step {on_disk}")
         try:
@@ -339,18 +311,12 @@ def check_failed_writes(work: Path) -> dict[str, Any]:
     trainer = Trainer(model_config, train_config, run_dir)
     batches = loader.epoch(0)
     for _ in range(2):
-        trainer.train_step(next(batches))
-        trainer.step += 1
-        trainer.batch += 1
-        trainer.history.append({"step": trainer.step, "epoch": 1})
+        trainer.run_step(next(batches))
     previous = trainer.save()
     trainer.save_epoch_snapshot(1)
-    snapshot = run_dir / "snapshots" / "epoch_001"
+    snapshot = snapshot_folder(run_dir, 1)
     before = folder_digest(run_dir)
-    trainer.train_step(next(batches))
-    trainer.step += 1
-    trainer.batch += 1
-    trainer.history.append({"step": trainer.step, "epoch": 1})
+    trainer.run_step(next(batches))
     failures = 0
     # a step checkpoint writes history.jsonl, generator, discriminator, training state, config.json;
     # a snapshot the generator, the discriminator and config.json
@@ -369,7 +335,7 @@ def check_failed_writes(work: Path) -> dict[str, Any]:
                 continue
             # history.jsonl is written first and may run ahead of the checkpoints (a resume drops the extra rows)
             after = folder_digest(run_dir)
-            after["history.jsonl"] = before["history.jsonl"] if read_history(run_dir) else "unreadable"
+            after[HISTORY_FILE] = before[HISTORY_FILE] if read_history(run_dir) else "unreadable"
             if after != before:
                 changed = sorted(set(after.items()) ^ set(before.items()))
                 problems.append(f"{target}, write {n} failed: the run folder changed: {changed[:4]}")
@@ -388,7 +354,7 @@ def check_failed_writes(work: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.reliability kills", description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=12, help="SIGKILLs during one training run")
     parser.add_argument("--images", type=int, default=160, help="training images (the first N of MNIST)")
     parser.add_argument("--epochs", type=int, default=6, help="epochs of the small run")
@@ -399,11 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        source = None if args.synthetic else SHARED_DATA
-        if source is not None and not (source / "MNIST" / "raw" / MNIST_FILES[0]).is_file():
-            print(f"no MNIST in {source}; pass --synthetic to use fake digits")
+        try:
+            data_root = write_mnist_subset(work / "data", args.images, None if args.synthetic else DEFAULT_DATA_DIR)
+        except DataNotFoundError as exc:
+            print(f"{exc}\n(--synthetic trains on fake digits instead)")
             return 2
-        data_root = write_mnist_subset(work / "data", args.images, source)
         kills = kill_and_resume(work, data_root, args.kills, args.epochs, random.Random(args.seed), args.timeout)
         print(f"Killed training: {kills['kills']} SIGKILLs survived ({kills['finished_before_a_kill']} runs ended "
               f"before their kill); {kills['total_steps']} steps, {kills['training_s']:.1f} s uninterrupted")
@@ -421,6 +387,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(problems)} problems; {time.perf_counter() - started:.0f} s")
     return 1 if problems else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,248 @@
+"""Everything the app's events call, with no Gradio in sight: a notebook or a script can use it the same way.
+
+An Explorer loads a checkpoint once and derives what every visitor shares (principal directions and their effects,
+the layer table, curves, snapshots). Nothing in it changes after __init__, so one Explorer safely serves any number
+of concurrent visitors: each call builds its own z from its own seeded generator. Bad input raises ValueError with
+a message meant for the visitor; demo/ui.py shows it as a Gradio error.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from PIL import Image
+
+from demo import text
+from gan_core import introspect
+from gan_core.checkpoint import has_discriminator, load, load_discriminator, read_config
+from gan_core.classifier import classify, load_classifier
+from gan_core.directions import direction_effects, principal_directions
+from gan_core.errors import CheckpointError
+from gan_core.history import history_file, read_history
+from gan_core.latent import (
+    RAW_RANGE,
+    bounded_number,
+    compose_z,
+    format_z_edits,
+    generate,
+    interpolate,
+    parse_z_edits,
+    validate_seed,
+    whole_number,
+    z_from_seed,
+)
+from gan_core.layout import (
+    DEFAULT_CHECKPOINT,
+    DEFAULT_CLASSIFIER,
+    HISTORY_FILE,
+    PROGRESS,
+    SHIPPED_HISTORY_FILE,
+    SNAPSHOTS,
+    epoch_folders,
+)
+from gan_core.render import channel_grid, gif_bytes, image_strip, labelled_strip, to_pil
+
+DEFAULT_SEED = 42
+DIRECTION_COUNT = 8  # principal directions offered as sliders
+DIRECTION_SAMPLES = 1000  # random z whose first-layer activations the directions are the PCA of
+LABEL_SAMPLES = 12  # random digits each direction is tried on to put words on what it changes
+DIRECTION_RANGE = 4.0  # sliders run -4 .. 4: z's spread along any unit direction is 1, so this is +-4 sigma
+MIN_FRAMES, MAX_FRAMES = 2, 32  # interpolation frames
+DEFAULT_FRAMES = 10
+MAX_MAPS = introspect.MAX_MAPS  # feature maps in one grid
+DEFAULT_MAPS = 64
+DISPLAY_PIXELS = 256  # the digit is shown this big (nearest-neighbour upscaling keeps its pixels crisp)
+STRIP_PIXELS = 128  # size of each frame in the interpolation and snapshot strips
+STRIP_COLUMNS = 10  # at most this many interpolation frames per row, rows as even as possible
+CURVE_POINTS = 300  # the training curves are averaged down to about this many points per series
+GIF_MAX_AGE_S = 600  # interpolation GIFs older than this are removed (Gradio keeps its own copy)
+CURVES = {
+    "loss_d": "Loss_D (discriminator)",
+    "loss_g": "Loss_G (generator)",
+    "d_x": "D(x): score on real digits",
+    "d_g_z1": "D(G(z)): score on generated digits",
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    network: torch.nn.Module
+    module: torch.nn.Module
+    info: introspect.LayerInfo
+
+
+class Explorer:
+    """A loaded checkpoint and everything derived from it once; its methods are what the app's events call."""
+
+    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, classifier: str | Path | None = None) -> None:
+        self.folder = Path(checkpoint)
+        self.netG = load(self.folder)
+        self.config = self.netG.config
+        self.netD = load_discriminator(self.folder) if has_discriminator(self.folder) else None
+        self.classifier_folder = Path(classifier) if classifier is not None else DEFAULT_CLASSIFIER
+        self.classifier = None
+        if (self.classifier_folder / "config.json").exists():
+            self.classifier = load_classifier(self.classifier_folder)
+        else:
+            print(f"No MNIST classifier at {self.classifier_folder}: running without the digit guess.", file=sys.stderr)
+        self.scale = max(1, DISPLAY_PIXELS // self.config.image_size)
+        self.directions, self.explained = principal_directions(self.netG, DIRECTION_COUNT, DIRECTION_SAMPLES)
+        classify_fn = (lambda images: classify(self.classifier, images)) if self.classifier is not None else None
+        self.direction_effects = direction_effects(
+            self.netG, self.directions, samples=LABEL_SAMPLES, classify=classify_fn
+        )
+        networks = [self.netG] + ([self.netD] if self.netD is not None else [])
+        self.layers = {
+            info.key: Layer(net, net.main[info.index], info)
+            for net in networks
+            for info in introspect.layer_table(net)
+        }
+        self.curves, self.curves_note = training_curves(self.folder)
+        self.progress = epoch_folders(self.folder, PROGRESS)
+        self.snapshots = {epoch: load(path) for epoch, path in epoch_folders(self.folder, SNAPSHOTS).items()}
+        self.final_epoch = read_config(self.folder).get("progress", {}).get("exported_epoch")
+        self._gif_dir = tempfile.TemporaryDirectory(prefix="gan-explorer-gifs-")  # removed with the Explorer
+        self.gif_folder = Path(self._gif_dir.name)
+
+    # -- labels --------------------------------------------------------------------------------------------
+
+    def direction_label(self, k: int) -> str:
+        positive, negative = self.direction_effects[k]
+        share = 100 * self.explained[k].item()
+        return f"Direction {k + 1} ({share:.0f}% of first-layer variation) · left: {negative} · right: {positive}"
+
+    def layer_choices(self) -> list[tuple[str, str]]:
+        return [(layer.info.label, key) for key, layer in self.layers.items()]
+
+    # -- z from the controls -------------------------------------------------------------------------------
+
+    def latent(self, seed: Any, z_edits: str, amounts: tuple[Any, ...]) -> torch.Tensor:
+        """z for a seed, moved along the principal directions, with raw dimensions overridden by z_edits."""
+        try:
+            validate_seed(seed)
+        except ValueError as exc:
+            raise ValueError(f"{exc}. Type a whole number such as 42.") from exc
+        if len(amounts) != DIRECTION_COUNT:
+            raise ValueError(f"expected {DIRECTION_COUNT} direction amounts, got {len(amounts)}")
+        steps = [bounded_number(a, f"direction {k + 1}", DIRECTION_RANGE) for k, a in enumerate(amounts)]
+        return compose_z(seed, self.directions, steps, parse_z_edits(z_edits, self.config.nz))
+
+    # -- events --------------------------------------------------------------------------------------------
+
+    def generate(
+        self, seed: Any, z_edits: str, *amounts: Any
+    ) -> tuple[Image.Image, float | None, dict[str, float] | None, str]:
+        """The digit for the controls, D(G(z)), the classifier's guess, and a one-line description (alt text)."""
+        z = self.latent(seed, z_edits, amounts)
+        image = generate(self.netG, z)
+        realness = None
+        if self.netD is not None:
+            with torch.inference_mode():
+                realness = round(self.netD(image).item(), 4)
+        guess = None
+        if self.classifier is not None:
+            probabilities = classify(self.classifier, image)[0]
+            guess = {str(d): round(p, 4) for d, p in enumerate(probabilities.tolist())}
+        description = text.describe_digit(self.config.image_size, validate_seed(seed), realness, guess)
+        return to_pil(image, self.scale), realness, guess, description
+
+    def explain_layer(
+        self, seed: Any, z_edits: str, layer_key: str, count: Any, *amounts: Any
+    ) -> tuple[str, str, Image.Image, str]:
+        """For one layer and the current z: the marked architecture, an explanation, its feature maps, statistics."""
+        layer = self.layers.get(layer_key) if isinstance(layer_key, str) else None  # a list is not hashable
+        if layer is None:
+            raise ValueError(f"unknown layer {layer_key!r}; pick one of: {', '.join(self.layers)}")
+        count = whole_number(count, "number of maps", 1, MAX_MAPS)
+        z = self.latent(seed, z_edits, amounts)
+        info = layer.info
+        net_input = z if info.network == "generator" else generate(self.netG, z)
+        maps = introspect.layer_output(layer.network, net_input, info.index)[0]
+        channels = introspect.strongest_channels(maps, count)
+        grid, limit = channel_grid(maps, channels)
+        return (
+            introspect.marked_architecture(layer.network, info.index),
+            text.explanation_markdown(layer.module, info),
+            grid,
+            text.statistics_markdown(introspect.map_statistics(maps), maps.shape[0], channels, limit),
+        )
+
+    def interpolate(self, seed_a: Any, seed_b: Any, frames: Any) -> tuple[Image.Image, str]:
+        """Frames from seed A to seed B along a great circle (slerp): a strip and an animated GIF file."""
+        frames = whole_number(frames, "number of frames", MIN_FRAMES, MAX_FRAMES)
+        try:
+            z_a, z_b = z_from_seed(seed_a, self.config.nz), z_from_seed(seed_b, self.config.nz)
+        except ValueError as exc:
+            raise ValueError(f"{exc}. Type whole numbers for both seeds.") from exc
+        images = generate(self.netG, interpolate(z_a, z_b, frames))
+        strip = image_strip(images, STRIP_COLUMNS, max(1, STRIP_PIXELS // self.config.image_size))
+        return strip, self._write_gif([to_pil(image, self.scale) for image in images])
+
+    def epoch_grid(self, epoch: Any) -> Image.Image:
+        """The fixed-noise grid saved at the end of an epoch (the nearest saved one)."""
+        if not self.progress:
+            raise ValueError("this checkpoint has no progress/epoch_NNN.png grids")
+        epoch = whole_number(epoch, "epoch", min(self.progress), max(self.progress))
+        nearest = min(self.progress, key=lambda e: abs(e - epoch))
+        return Image.open(self.progress[nearest]).convert("RGB")
+
+    def snapshot_strip(self, seed: Any, z_edits: str, *amounts: Any) -> Image.Image:
+        """The current z drawn by each saved generator snapshot and the final model, labelled by epoch."""
+        z = self.latent(seed, z_edits, amounts)
+        models = [(f"epoch {e}", net) for e, net in self.snapshots.items()]
+        models.append((f"final (epoch {self.final_epoch})" if self.final_epoch else "final", self.netG))
+        scale = max(1, STRIP_PIXELS // self.config.image_size)
+        return labelled_strip([(label, generate(net, z)[0]) for label, net in models], scale)
+
+    def z_value(self, seed: Any, z_edits: str, dim: Any, *amounts: Any) -> float:
+        """The current value of one raw z dimension (after directions and edits), for the value slider."""
+        dim = whole_number(dim, "z dimension", 0, self.config.nz - 1)
+        value = self.latent(seed, z_edits, amounts)[0, dim, 0, 0].item()
+        return round(min(max(value, -RAW_RANGE), RAW_RANGE), 3)  # the slider cannot show more
+
+    def set_z_value(self, z_edits: str, dim: Any, value: Any) -> str:
+        """z_edits with dimension dim set to value (the text the z-edits box shows)."""
+        edits = parse_z_edits(z_edits, self.config.nz)
+        edits[whole_number(dim, "z dimension", 0, self.config.nz - 1)] = bounded_number(value, "z value", RAW_RANGE)
+        return format_z_edits(edits)
+
+    def _write_gif(self, frames: list[Image.Image]) -> str:
+        cutoff = time.time() - GIF_MAX_AGE_S
+        for old in self.gif_folder.glob("*.gif"):
+            try:
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+            except FileNotFoundError:  # another request removed it first
+                pass
+        path = self.gif_folder / f"interpolation-{uuid.uuid4().hex[:12]}.gif"
+        path.write_bytes(gif_bytes(frames))
+        return str(path)
+
+
+def training_curves(folder: Path) -> tuple[pd.DataFrame | None, str]:
+    """The training history averaged down to about CURVE_POINTS steps per series, in long form for a line plot."""
+    path = history_file(folder)
+    if path is None:
+        return None, (f"This checkpoint folder has no {HISTORY_FILE} or {SHIPPED_HISTORY_FILE}, so there are no "
+                      "training curves to show.")
+    try:
+        rows = read_history(folder)
+        frame = pd.DataFrame(rows)[["step", *CURVES]]
+    except (CheckpointError, ValueError, KeyError) as exc:
+        return None, f"The training history could not be read: {exc}"
+    if frame.empty:
+        return None, f"{path.name} is empty."
+    bucket = max(1, -(-len(frame) // CURVE_POINTS))
+    frame = frame.groupby((frame["step"] - 1) // bucket).mean()
+    long = frame.melt(id_vars="step", var_name="series", value_name="value")
+    long["series"] = long["series"].map(CURVES)
+    note = f"{len(rows):,} training steps" + (f", averaged over {bucket} steps per point." if bucket > 1 else ".")
+    return long, note
