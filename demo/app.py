@@ -15,9 +15,6 @@ import socket
 import sys
 from pathlib import Path
 
-# Offline by default: no usage analytics or update checks leave the machine (must precede importing gradio).
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
 if __package__ in (None, ""):
     # Run as `python demo/app.py` (how a Hugging Face Space starts it): make the repo's packages importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

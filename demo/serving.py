@@ -129,7 +129,10 @@ def call_api(url: str, api_name: str, data: Sequence[Any], session_hash: str | N
         value = json.loads(payload)
     except json.JSONDecodeError:
         value = payload.strip()
-    return event.strip(), value
+    event = event.strip()
+    if event == "error":  # {"error": message, "title": ...}; None when the app hides its errors
+        return event, str(value.get("error") if isinstance(value, dict) else value)
+    return event, value
 
 
 def percentiles(seconds: Sequence[float]) -> dict[str, float]:

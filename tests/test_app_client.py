@@ -138,6 +138,7 @@ def test_nan_slider_value_over_the_rest_api_gets_a_clear_error(served_app, clien
     assert client.predict(2, "", *DIRECTIONS, api_name="/generate")[1] is not None
 
 
+@pytest.mark.server
 def test_unknown_layer_and_too_many_frames_are_refused(client):
     with pytest.raises(AppError, match="not in the list of choices|unknown layer"):
         client.predict(1, "", "generator.main.99", 8, *DIRECTIONS, api_name="/explain_layer")

@@ -14,14 +14,12 @@ from torch import nn
 from gan_core.checkpoint import save_checkpoint
 from gan_core.config import ModelConfig
 from gan_core.data import mnist_labels, mnist_uint8, resize_uint8, to_model_range
-from gan_core.evaluate import (
-    Evaluator,
+from gan_core.evaluate import Evaluator, evaluate_generator, main
+from gan_core.metrics import (
     class_coverage,
-    evaluate_generator,
     frechet_distance,
     gaussian_stats,
     kernel_inception_distance,
-    main,
     mnist_score,
     precision_recall,
 )

@@ -76,6 +76,7 @@ def test_resume_refuses_a_history_with_a_gap(reference, tmp_path, capsys):
     assert f"{run_dir / HISTORY_FILE}: does not hold exactly one row" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_training_killed_twice_ends_bit_identical_to_an_uninterrupted_run(tmp_path):
     data_root = kills.write_mnist_subset(tmp_path / "data", 48)
     result = kills.kill_and_resume(tmp_path, data_root, kills=2, epochs=2, rng=random.Random(3), timeout_s=120)
@@ -97,6 +98,7 @@ def layers(served_checkpoint: Path) -> list:
     return app_harness.layers_of(served_checkpoint)
 
 
+@pytest.mark.server
 def test_hostile_input_gets_clear_messages_and_the_server_keeps_serving(
     served_app, layers, served_checkpoint, tmp_path
 ):
@@ -108,6 +110,7 @@ def test_hostile_input_gets_clear_messages_and_the_server_keeps_serving(
     assert app_harness.expected_digit_matches(served_app, served_checkpoint, tmp_path / "check")
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("layer", [[], ["generator.main.2"], "generator.main.99", None])
 def test_a_layer_that_is_not_a_layer_name_gets_the_apps_message(served_app, tmp_path, layer):
     client = app_harness.new_client(served_app.url, tmp_path)
@@ -115,10 +118,12 @@ def test_a_layer_that_is_not_a_layer_name_gets_the_apps_message(served_app, tmp_
         client.predict(1, "", layer, 8, *[0.0] * app_harness.DIRECTIONS, api_name="/explain_layer")
 
 
+@pytest.mark.server
 def test_every_size_a_visitor_controls_has_an_enforced_bound(served_app, layers, tmp_path):
     assert app_harness.check_limits(served_app, layers, layers[0].input_shape[0], tmp_path) == []
 
 
+@pytest.mark.server
 def test_concurrent_visitors_get_the_answers_they_would_get_alone(served_app, layers, tmp_path):
     result = app_harness.run_visitors(served_app, 4, 6, tmp_path, [info.key for info in layers])
     assert result["failures"] == {} and result["mismatches"] == []
