@@ -56,17 +56,50 @@ def _history_summary(folder: Path) -> str:
     )
 
 
+CODE_LICENSE = "mit"  # LICENSE at the repository's root
+DATA_LICENSE = "CC BY-SA 3.0 (MNIST, copyright Yann LeCun and Corinna Cortes; see data/README.md)"
+# (metric type on the Hub, its name on the model page, its key in evaluation.json)
+HUB_METRICS = (
+    ("fd", "FD in classifier features (lower is better; real digits: {floor_fd})", "fd"),
+    ("mnist_score", "MNIST score (higher is better; 10 at most)", "mnist_score"),
+    ("precision", "Precision (k=3)", "precision"),
+    ("recall", "Recall (k=3)", "recall"),
+)
+
+
+def hub_front_matter(folder: Path, size: int) -> list[str]:
+    """YAML front matter that the Hugging Face Hub (and huggingface_hub.ModelCard) reads: licence, library, tags,
+    dataset, pipeline, and a model-index with the measured figures when the checkpoint has been evaluated."""
+    lines = ["---", f"license: {CODE_LICENSE}", "library_name: pytorch", "pipeline_tag: unconditional-image-generation",
+             "tags:", "- gan", "- dcgan", "- mnist", "- image-generation", "datasets:", "- ylecun/mnist"]
+    evaluation = folder / EVALUATION_FILE
+    if evaluation.exists():
+        figures = json.loads(evaluation.read_text())
+        floor_fd = figures.get("floor", {}).get("fd", "?")
+        lines += ["model-index:", f"- name: {folder.name}", "  results:", "  - task:",
+                  "      type: unconditional-image-generation", f"      name: MNIST digits at {size}x{size}",
+                  "    dataset:", "      type: ylecun/mnist", "      name: MNIST (test set)", "    metrics:"]
+        for kind, name, key in HUB_METRICS:
+            if isinstance(figures.get(key), (int, float)):
+                lines += [f"    - type: {kind}", f"      name: {json.dumps(name.format(floor_fd=floor_fd))}",
+                          f"      value: {figures[key]}"]
+    return [*lines, "---", ""]
+
+
 def write_model_card(folder: str | Path) -> Path:
     folder = Path(folder)
     config = json.loads((folder / CONFIG_FILE).read_text())
     model, training, progress = config["model"], config.get("training") or {}, config.get("progress", {})
     size = model["image_size"]
     lines = [
+        *hub_front_matter(folder, size),
         f"# DCGAN on MNIST, {size}x{size}",
         "",
         "The DCGAN of the PyTorch tutorial trained on the 60,000 MNIST training digits. "
         "Load it with `gan_core.load(\"" + folder.name + "\")` or open it in the app with "
         f"`python -m demo --checkpoint checkpoints/{folder.name}`.",
+        "",
+        f"The code is under the MIT licence; the training data is {DATA_LICENSE}.",
         "",
         "## Model",
         "",

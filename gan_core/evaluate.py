@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -298,6 +299,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_writable(paths: list[Path]) -> None:
+    """Refuse output paths that cannot be written before a minute of computing, not after it."""
+    for path in paths:
+        if path.is_dir():
+            raise ValueError(f"--out {path}: is a folder; give a file name such as {path / EVALUATION_FILE}")
+        folder = path.parent
+        if not folder.is_dir():
+            raise ValueError(f"--out {path}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise ValueError(f"--out {path}: cannot be written here (permission denied)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -305,22 +318,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("pass either a CHECKPOINT folder or --epochs RUN_OR_CHECKPOINT_DIR (exactly one)")
     started = time.perf_counter()
     try:
-        evaluator = Evaluator.create(args.classifier, args.data_dir, args.floor_images)
         if args.epochs is not None:
-            report = round_floats(evaluate_epochs(evaluator, args.epochs, args.samples, args.seed, args.batch_size))
             out = args.out or args.epochs / f"{EPOCH_REPORT_STEM}.json"
+            check_writable([out, out.with_suffix(".md"), out.with_suffix(".png")])
+            evaluator = Evaluator.create(args.classifier, args.data_dir, args.floor_images)
+            report = round_floats(evaluate_epochs(evaluator, args.epochs, args.samples, args.seed, args.batch_size))
             atomic_write_json(out, report)
             atomic_write_text(out.with_suffix(".md"), epochs_markdown(report))
             atomic_write_bytes(out.with_suffix(".png"), epochs_plot_png(report))
             print(epochs_markdown(report))
             print(f"wrote {out}, {out.with_suffix('.md')} and {out.with_suffix('.png')}")
         else:
-            result = round_floats(evaluator.checkpoint(args.checkpoint, args.samples, args.seed, args.batch_size))
             out = args.out or args.checkpoint / EVALUATION_FILE
+            check_writable([out])
+            evaluator = Evaluator.create(args.classifier, args.data_dir, args.floor_images)
+            result = round_floats(evaluator.checkpoint(args.checkpoint, args.samples, args.seed, args.batch_size))
             atomic_write_json(out, result)
             print(summary(result, result["floor"]))
             print(f"wrote {out}")
-    except (CheckpointError, ValueError, FileNotFoundError) as exc:
+    except (CheckpointError, ValueError, OSError) as exc:  # OSError: missing data, a full disk, ...
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"({time.perf_counter() - started:.1f} s)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -245,3 +246,13 @@ def test_a_missing_classifier_says_how_to_train_one(tmp_path, capsys):
 def test_checkpoint_and_epochs_together_are_refused(tmp_path):
     with pytest.raises(SystemExit):
         main([str(tmp_path), "--epochs", str(tmp_path)])
+
+
+@pytest.mark.parametrize("kind", ["folder", "missing folder"])
+def test_an_output_that_cannot_be_written_is_refused_before_computing(tmp_path, capsys, kind):
+    target = {"folder": tmp_path, "missing folder": tmp_path / "absent" / "e.json"}[kind]
+    started = time.perf_counter()
+    code = main([str(tmp_path / "no-checkpoint-needed"), "--out", str(target), "--samples", "10"])
+    assert code == 2 and time.perf_counter() - started < 5
+    err = capsys.readouterr().err
+    assert "--out" in err and ("folder" in err or "cannot be written" in err)

@@ -15,6 +15,7 @@ from gan_core.checkpoint import read_config
 from gan_core.errors import CheckpointError, RunFolderError
 from gan_core.export import export, main
 from gan_core.history import SHIPPED_HISTORY_FILE, read_history
+from gan_core.layout import SHIPPED_CHECKPOINTS
 from gan_core.train import train
 from tests.conftest import REPO_ROOT
 
@@ -200,3 +201,19 @@ def test_force_replaces_an_exported_checkpoint(run_dir, tmp_path):
     out = export(run_dir, tmp_path / "app", epoch=1)
     export(run_dir, out, force=True)
     assert read_config(out)["progress"]["exported_epoch"] == 3
+
+
+@pytest.mark.parametrize("name", ["mnist-dcgan-64", "mnist-dcgan-32"])
+def test_shipped_cards_are_hub_cards_whose_loading_instruction_works(name):
+    from huggingface_hub import ModelCard
+
+    config = gan_core.load(name).config  # the card's own instruction: gan_core.load("<name>")
+    card = ModelCard.load(SHIPPED_CHECKPOINTS / name / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "mit" and data["pipeline_tag"] == "unconditional-image-generation"
+    assert {"gan", "dcgan", "mnist"} <= set(data["tags"]) and data["datasets"] == ["ylecun/mnist"]
+    metrics = {m["type"]: m["value"] for m in data["model-index"][0]["results"][0]["metrics"]}
+    evaluation = json.loads((SHIPPED_CHECKPOINTS / name / "evaluation.json").read_text())
+    assert metrics == {key: evaluation[key] for key in ("fd", "mnist_score", "precision", "recall")}
+    assert config.image_size == int(name.rsplit("-", 1)[1])
+    assert "CC BY-SA 3.0" in card.text and "MIT" in card.text
