@@ -44,6 +44,7 @@ def test_missing_checkpoint_says_where_and_how_to_get_one(tmp_path, capsys):
     assert str(missing) in err and "python -m gan_core.train" in err and "--checkpoint" in err
 
 
+@pytest.mark.slow
 def test_running_the_file_as_a_script_works_like_python_m_demo(tmp_path):
     # `python demo/app.py` is how a Hugging Face Space starts the app: it must find gan_core without installing.
     result = subprocess.run([sys.executable, "demo/app.py", "--checkpoint", str(tmp_path / "absent")],

@@ -158,6 +158,7 @@ def test_a_rest_call_gets_the_digit_and_the_apps_error_messages(served_app, expe
     assert event == "error" and "generator.main.99" in message
 
 
+@pytest.mark.slow
 @pytest.mark.server
 def test_an_app_that_cannot_start_is_reported_with_its_output(tmp_path):
     with pytest.raises(RuntimeError, match=r"(?s)the app exited with 2:.*Cannot start GAN Explorer"):

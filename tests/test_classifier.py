@@ -82,6 +82,7 @@ def test_bad_images_are_refused_with_what_to_do(bad, message):
 # --- training and the checkpoint folder -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other_weights():
     a, b, c = quick_train(seed=1, count=256), quick_train(seed=1, count=256), quick_train(seed=2, count=256)
     for name, tensor in a.state_dict().items():
@@ -89,6 +90,7 @@ def test_same_seed_same_weights_other_seed_other_weights():
     assert not torch.equal(a.body[0].weight, c.body[0].weight)
 
 
+@pytest.mark.slow
 def test_a_short_training_already_learns_digits(real_test_set):
     model = quick_train(seed=0, count=4096)  # 128 steps: far from 99%, far above chance (10%)
     images, labels = real_test_set
@@ -128,6 +130,7 @@ def test_a_generator_checkpoint_is_not_taken_for_a_classifier(tmp_path):
         load_classifier(tmp_path)
 
 
+@pytest.mark.slow
 def test_command_line_trains_writes_a_card_and_measures(tmp_path, capsys):
     out = tmp_path / "clf"
     assert main(["--out", str(out), "--data-dir", str(REAL_MNIST), "--epochs", "1", "--train-images", "256"]) == 0
@@ -149,6 +152,7 @@ def test_command_line_reports_missing_data(tmp_path, capsys):
 # --- the shipped classifier -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_shipped_classifier_is_small_and_accurate(shipped, real_test_set):
     size = sum(p.stat().st_size for p in SHIPPED_CLASSIFIER.iterdir())
     assert size < 2 * 1024 * 1024

@@ -82,6 +82,7 @@ def test_the_default_folder_does_not_depend_on_the_working_directory(tmp_path, m
         mnist_labels("data", train=False)
 
 
+@pytest.mark.slow
 def test_fast_path_on_the_real_files_equals_the_classic_one(shipped_copy):
     classic = mnist(shipped_copy, 64)
     fast = mnist_uint8(shipped_copy, 64)

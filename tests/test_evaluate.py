@@ -95,6 +95,7 @@ def test_fd_stays_finite_for_a_collapsed_distribution():
     assert math.isfinite(distance) and distance > 10
 
 
+@pytest.mark.slow
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(600, 8, generator=gen), torch.randn(600, 8, generator=gen)
@@ -136,6 +137,7 @@ def test_precision_recall_on_same_clustered_and_distant_points():
 # --- whole evaluations with known answers ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_real_digits_score_near_the_floor(evaluator, train_pool):
     result = run(evaluator, ImagePoolGenerator(train_pool[0]))
     floor = evaluator.reference(28).floor
@@ -145,6 +147,7 @@ def test_real_digits_score_near_the_floor(evaluator, train_pool):
     assert result["precision"] > 0.6 and result["recall"] > 0.6
 
 
+@pytest.mark.slow
 def test_a_64x64_generator_is_compared_with_real_digits_at_64x64(evaluator):
     # a perfect 64x64 generator: it draws training digits exactly as training resized them
     digits = mnist_uint8(REAL_MNIST, 28, train=True)[-10_000:]
@@ -157,6 +160,7 @@ def test_a_64x64_generator_is_compared_with_real_digits_at_64x64(evaluator):
     assert charged_for_the_resize["fd"] > 3 * fair["fd"] and charged_for_the_resize["recall"] < fair["recall"]
 
 
+@pytest.mark.slow
 def test_a_one_digit_generator_shows_coverage_collapse_and_low_recall(evaluator, train_pool):
     images, labels = train_pool
     real = run(evaluator, ImagePoolGenerator(images))
@@ -169,6 +173,7 @@ def test_a_one_digit_generator_shows_coverage_collapse_and_low_recall(evaluator,
     assert sevens["fd"] > 10 * real["fd"] and sevens["kid"]["mean"] > 10 * abs(real["kid"]["mean"])
 
 
+@pytest.mark.slow
 def test_noise_scores_badly(evaluator, train_pool):
     real = run(evaluator, ImagePoolGenerator(train_pool[0]))
     noise = run(evaluator, NoiseGenerator())
@@ -177,6 +182,7 @@ def test_noise_scores_badly(evaluator, train_pool):
     assert noise["mnist_score"] < real["mnist_score"] / 2
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_other_seed_other_numbers(evaluator, train_pool):
     netG = ImagePoolGenerator(train_pool[0])
     first, again, other = run(evaluator, netG, seed=3), run(evaluator, netG, seed=3), run(evaluator, netG, seed=4)
@@ -202,6 +208,7 @@ def write_generator(folder, seed: int = 0):
     return save_checkpoint(folder, netG, None, config, progress={"epoch": seed})
 
 
+@pytest.mark.slow
 def test_command_line_prints_and_writes_json(tmp_path, capsys):
     folder = write_generator(tmp_path / "ckpt")
     assert main([str(folder), *QUICK]) == 0
@@ -218,6 +225,7 @@ def test_command_line_prints_and_writes_json(tmp_path, capsys):
     assert (folder / "evaluation.json").read_bytes() == first
 
 
+@pytest.mark.slow
 def test_epochs_mode_writes_a_table_and_a_plot(tmp_path, capsys):
     run_dir = tmp_path / "run"
     for epoch in (1, 2, 10):

@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,20 +13,31 @@ from PIL import Image
 
 import gan_core
 from gan_core.checkpoint import read_config
+from gan_core.config import ModelConfig, TrainConfig
+from gan_core.data import InMemoryLoader, fake_images
 from gan_core.errors import CheckpointError, RunFolderError
 from gan_core.export import export, main
 from gan_core.history import SHIPPED_HISTORY_FILE, read_history
 from gan_core.layout import SHIPPED_CHECKPOINTS
 from gan_core.train import train
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, TINY_BATCH, TINY_BATCHES_PER_EPOCH
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished tiny run: 3 epochs of 3 steps, so there are earlier epochs to keep as snapshots (trained once)."""
+    folder = tmp_path_factory.mktemp("export") / "run"
+    config = TrainConfig(batch_size=TINY_BATCH, num_epochs=3, precision="fp32", device="cpu", save_every=2,
+                         keep_checkpoints=2, manual_seed=7, fixed_noise_size=16)
+    loader = InMemoryLoader(fake_images(TINY_BATCH * TINY_BATCHES_PER_EPOCH, 32, seed=3), TINY_BATCH, seed=7)
+    train(ModelConfig(nz=16, ngf=8, ndf=8, image_size=32), config, folder, loader=loader, show_progress=False)
+    return folder
 
 
 @pytest.fixture
-def run_dir(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
-    """A finished tiny run: 3 epochs of 3 steps, so there are earlier epochs to keep as snapshots."""
-    folder = tmp_path / "run"
-    train(tiny_model_config, tiny_train_config(num_epochs=3), folder, loader=tiny_loader, show_progress=False)
-    return folder
+def run_dir(finished_run, tmp_path):
+    """A private copy of the finished run, so a test may change it."""
+    return shutil.copytree(finished_run, tmp_path / "run")
 
 
 def _same_outputs(a, b, nz):

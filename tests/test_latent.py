@@ -22,6 +22,7 @@ from gan_core.latent import (
 )
 
 
+@pytest.mark.slow
 def test_a_seed_gives_the_same_z_in_another_process_and_ignores_the_global_rng():
     torch.manual_seed(123)
     here = z_from_seed(42)

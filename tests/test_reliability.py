@@ -98,6 +98,7 @@ def layers(served_checkpoint: Path) -> list:
     return app_harness.layers_of(served_checkpoint)
 
 
+@pytest.mark.slow
 @pytest.mark.server
 def test_hostile_input_gets_clear_messages_and_the_server_keeps_serving(
     served_app, layers, served_checkpoint, tmp_path
@@ -123,6 +124,7 @@ def test_every_size_a_visitor_controls_has_an_enforced_bound(served_app, layers,
     assert app_harness.check_limits(served_app, layers, layers[0].input_shape[0], tmp_path) == []
 
 
+@pytest.mark.slow
 @pytest.mark.server
 def test_concurrent_visitors_get_the_answers_they_would_get_alone(served_app, layers, tmp_path):
     result = app_harness.run_visitors(served_app, 4, 6, tmp_path, [info.key for info in layers])

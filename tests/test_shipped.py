@@ -29,6 +29,7 @@ def test_checkpoints_fit_the_size_budget():
 
 
 @pytest.mark.parametrize("size", sorted(SHIPPED))
+@pytest.mark.slow
 def test_shipped_generator_discriminator_and_snapshots_load(size):
     folder = SHIPPED[size]
     netG, netD = load(folder), load_discriminator(folder)
@@ -55,6 +56,7 @@ def test_model_card_figures_belong_to_the_shipped_weights(size):
 
 
 @pytest.mark.parametrize("size", sorted(SHIPPED))
+@pytest.mark.slow
 def test_a_small_evaluation_of_the_shipped_generator_runs_and_draws_digits(size, evaluator):
     result = evaluator.checkpoint(SHIPPED[size], samples=300, seed=0, batch_size=150)
     assert result["mnist_score"] > 3.0  # random weights score about 1, real digits 9.8

@@ -50,6 +50,7 @@ def _tiny_args(data_dir, out, *extra: str) -> list[str]:
 # --- dry run and the command line ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_dry_run_from_the_command_line():
     """The documented smoke test, at the course's model size: a few steps on fake data, nothing left behind."""
     result = _run("--dry-run")
@@ -61,6 +62,7 @@ def test_dry_run_from_the_command_line():
     assert not (REPO_ROOT / "runs" / "dry-run").exists()
 
 
+@pytest.mark.slow
 def test_dry_run_as_a_function_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "dry"
     args = ["--dry-run", "--no-progress", "--image-size", "32", "--ngf", "8", "--ndf", "8", "--out", str(out)]
@@ -116,6 +118,7 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["generator.safetensors", "discriminator.safetensors", "training_state.pt"])
+@pytest.mark.slow
 def test_resume_from_a_damaged_checkpoint_names_the_file(tmp_path, mnist_root, capsys, name):
     run = tmp_path / "run"
     assert main(_tiny_args(mnist_root, run, "--max-steps", "2")) == 0
@@ -176,6 +179,7 @@ def test_bf16_keeps_a_confident_discriminator_below_one(tiny_model_config, tiny_
 # --- the run folder ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_epochs_write_grids_snapshots_history_and_checkpoints(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader
 ):
@@ -208,6 +212,7 @@ def test_bf16_autocast_trains(tmp_path, tiny_model_config, tiny_train_config, ti
 # --- the averaged generator (--ema-decay) -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ema_averages_g_and_leaves_training_unchanged(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
     plain = _train(tmp_path / "plain", tiny_model_config, tiny_train_config(), tiny_loader)
     averaged = _train(tmp_path / "ema", tiny_model_config, tiny_train_config(ema_decay=0.9), tiny_loader)
@@ -236,6 +241,7 @@ def test_ema_is_bias_corrected_first_step_weights_then_the_decayed_mix(
             assert not torch.allclose(ema_2[name], second[name]), name
 
 
+@pytest.mark.slow
 def test_ema_snapshot_batchnorm_statistics_fit_its_own_weights(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader
 ):
@@ -250,6 +256,7 @@ def test_ema_snapshot_batchnorm_statistics_fit_its_own_weights(
     assert not torch.allclose(raw.main[1].running_mean, netG.main[1].running_mean, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_average(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
     config = dict(num_epochs=3, ema_decay=0.9)
     _train(tmp_path / "whole", tiny_model_config, tiny_train_config(max_steps=7, **config), tiny_loader)
@@ -283,6 +290,7 @@ def _learning_rates(monkeypatch) -> list[float]:
     return seen
 
 
+@pytest.mark.slow
 def test_lr_decay_falls_linearly_to_zero_over_the_last_epochs(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader, monkeypatch
 ):
@@ -293,6 +301,7 @@ def test_lr_decay_falls_linearly_to_zero_over_the_last_epochs(
     assert seen == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_without_lr_decay_the_rate_is_the_course_constant(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader, monkeypatch
 ):
@@ -301,6 +310,7 @@ def test_without_lr_decay_the_rate_is_the_course_constant(
     assert seen == [2e-4] * (2 * TINY_BATCHES_PER_EPOCH)
 
 
+@pytest.mark.slow
 def test_resume_mid_decay_is_bit_identical(tmp_path, tiny_model_config, tiny_train_config, tiny_loader):
     _resumed_matches_whole(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, split_at=5, num_epochs=3,
                            lr_decay_epochs=2)
@@ -337,6 +347,7 @@ def test_instance_noise_falls_linearly_to_zero_over_the_run(tiny_model_config, t
         assert trainer._with_instance_noise(images).std().item() == pytest.approx(std, rel=0.02, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_instance_noise_reaches_d_and_resumes_bit_identically(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader
 ):
@@ -367,6 +378,7 @@ def test_r1_penalty_is_half_gamma_times_the_squared_slope_of_ds_logit(tiny_model
     assert penalty.item() == pytest.approx(0.5 * 4.0 * torch.stack(squared_slopes).mean().item(), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_r1_penalty_changes_ds_update_not_its_loss_and_resumes_bit_identically(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader
 ):
@@ -407,6 +419,7 @@ def _resumed_matches_whole(tmp_path, model_config, make_config, loader, split_at
 
 
 @pytest.mark.parametrize("split_at", [2, 5])
+@pytest.mark.slow
 def test_resume_after_max_steps_is_bit_identical(tmp_path, tiny_model_config, tiny_train_config, tiny_loader, split_at):
     """Split at a regular save (2) and mid-epoch at a non-multiple of save_every (5); 3 batches per epoch."""
     total = 7
@@ -430,6 +443,7 @@ def test_resume_after_max_steps_is_bit_identical(tmp_path, tiny_model_config, ti
     ).read_bytes()
 
 
+@pytest.mark.slow
 def test_resume_after_a_crash_loses_only_the_steps_since_the_last_save(
     tmp_path, tiny_model_config, tiny_train_config, tiny_loader, monkeypatch
 ):
@@ -474,6 +488,7 @@ def test_history_written_ahead_of_the_checkpoint_is_cut_back_on_resume(
 
 
 @pytest.mark.parametrize("data_path", ["fast", "classic"])
+@pytest.mark.slow
 def test_command_line_resume_on_mnist_files_is_bit_identical(tmp_path, mnist_root, data_path):
     """Real loading code on the IDX files the tests wrote (40 images: 5 batches per epoch), both data paths."""
     common = ("--epochs", "2", "--data-path", data_path, "--workers", "0")
