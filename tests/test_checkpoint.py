@@ -22,7 +22,7 @@ from gan_core.checkpoint import (
 )
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.errors import CheckpointError
-from gan_core.files import atomic_write_bytes, sha256
+from gan_core.files import sha256
 from gan_core.layout import CONFIG_FILE, DISCRIMINATOR_FILE, GENERATOR_FILE, TRAINING_STATE_FILE
 from gan_core.models import build_models
 
