@@ -5,7 +5,7 @@
         event, outputs = call_api(app.url, "generate", [42, "", *[0.0] * 8])
     percentiles([0.010, 0.012, 0.030])   # {"count": 3, "p50": 0.012, "p95": 0.030}
 
-Three names: serve (a context manager: `python -m demo` in a child process on a free 127.0.0.1 port, its output in
+Three functions: serve (a context manager: `python -m demo` in a child process on a free 127.0.0.1 port, its output in
 a log file), call_api (one call of an endpoint through Gradio's REST API, as any HTTP client can make it) and
 percentiles (how every latency figure of the project is computed).
 """
@@ -106,7 +106,8 @@ def call_api(url: str, api_name: str, data: Sequence[Any], session_hash: str | N
     the event stream to its end. Returns ("complete", [outputs]) or ("error", message).
 
     The inputs are sent as JSON even when they hold NaN or infinities (as NaN / Infinity tokens): gradio_client
-    and httpx's json= refuse to encode them, but a hostile caller need not. Pass http to reuse its connections.
+    and httpx's json= refuse to encode them, but a hostile caller need not. Pass http to reuse its connections
+    (timeout_s then is its own).
     """
     if http is None:
         with httpx.Client(timeout=timeout_s) as client:
@@ -124,19 +125,18 @@ def call_api(url: str, api_name: str, data: Sequence[Any], session_hash: str | N
     if not events:
         return "error", "the event stream ended without an event"
     event_line, _, payload = events[-1].partition("\ndata:")
-    event = event_line.removeprefix("event:")
+    event = event_line.removeprefix("event:").strip()
     try:
         value = json.loads(payload)
     except json.JSONDecodeError:
         value = payload.strip()
-    event = event.strip()
     if event == "error":  # {"error": message, "title": ...}; None when the app hides its errors
         return event, str(value.get("error") if isinstance(value, dict) else value)
     return event, value
 
 
 def percentiles(seconds: Sequence[float]) -> dict[str, float]:
-    """{"count", "p50", "p95"} of some timings (in their unit, seconds), by nearest rank: pN is the smallest timing
+    """{"count", "p50", "p95"} of timings in seconds, by nearest rank: pN is the smallest timing
     that N% of them do not exceed, so it is always a timing that was measured (of 20, p95 is the 19th fastest).
 
     Nearest rank rather than interpolation because latency targets are read as "95% of calls took at most this".
