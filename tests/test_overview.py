@@ -22,7 +22,7 @@ def test_stages_follow_the_data_from_z_through_g_and_d_to_the_verdict(models):
     netG, netD = models
     found = stages(netG, netD, z_from_seed(1, 16))
     titles = [title for _, title, _ in found]
-    assert titles == ["z", "G block 1", "G block 2", "G block 3", "the digit", "D block 1", "D block 2",
+    assert titles == ["z", "G block 1", "G block 2", "G block 3", "the digit", "D block 1", "D block 2", "D block 3",
                       "the verdict"]
     assert found[4][2].shape == (1, 32, 32) and found[-1][2].shape == (1, 1, 1)
     with torch.inference_mode():
