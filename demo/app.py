@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -20,15 +22,22 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
+from demo.disk import DiskBudget  # noqa: E402
 from demo.explorer import Explorer  # noqa: E402
+from demo.fairness import QueueGate, install_fair_order  # noqa: E402
+from demo.limits import MAX_BODY_BYTES, BodyLimit  # noqa: E402
+from demo.startup import check_startup_files  # noqa: E402
 from demo.text import MISSING_CHECKPOINT_HELP  # noqa: E402
-from demo.ui import build_app  # noqa: E402
+from demo.ui import MODEL_QUEUE, build_app  # noqa: E402
+from demo.zerogpu import mark_model_calls  # noqa: E402
 from gan_core.errors import CheckpointError  # noqa: E402
 from gan_core.layout import DEFAULT_CHECKPOINT, DEFAULT_CLASSIFIER  # noqa: E402
 
-MAX_UPLOAD = "1mb"  # the app takes no files; Gradio's upload route still exists, so keep what it accepts tiny
+APP_ROOT = Path(__file__).resolve().parent.parent
 SESSION_CAPACITY = 1_000  # per-visitor state Gradio keeps (its default, 10,000, holds every visitor's inputs)
+QUEUE_SIZE = 256  # calls waiting at once, all clients together: a full class, 8 calls deep
 PORT_SEARCH = 20  # without --port, the next free port among this many is taken
 
 
@@ -77,17 +86,49 @@ def main(argv: list[str] | None = None) -> int:
     try:
         port = choose_port(args.host, args.port)
         explorer = Explorer(args.checkpoint, args.classifier)
+        check_startup_files(explorer)
     except CheckpointError as exc:
-        print(f"Cannot start GAN Explorer: {exc}\n{MISSING_CHECKPOINT_HELP}", file=sys.stderr)
+        print(f"Cannot start GAN Explorer: {_relative(exc)}\n{MISSING_CHECKPOINT_HELP}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as exc:
-        print(f"Cannot start GAN Explorer: {exc}", file=sys.stderr)
+        print(f"Cannot start GAN Explorer: {_relative(exc)}", file=sys.stderr)
         return 2
     torch.set_num_threads(1)  # see ui.MODEL_WORKERS: parallel requests, not parallel threads within one
-    app = build_app(explorer)
-    app.launch(server_name=args.host, server_port=port, share=args.share, ssr_mode=False, show_error=True,
-               footer_links=["api", "settings"], max_file_size=MAX_UPLOAD, state_session_capacity=SESSION_CAPACITY)
+    serve(explorer, args.host, port, args.share)
     return 0
+
+
+def _relative(error: Exception) -> str:
+    """The error's message with the app's own files named from the app's folder, as the repository shows them."""
+    return str(error).replace(f"{APP_ROOT}{os.sep}", "")
+
+
+def serve(explorer: Explorer, host: str, port: int, share: bool) -> None:
+    """The page on host:port until the process is stopped, with the limits a public address needs.
+
+    Request bodies are capped (demo/limits.py), the queue admits a bounded number of calls per client and runs
+    them round-robin (demo/fairness.py), and the files Gradio writes go to a folder of this process kept under a
+    disk budget (demo/disk.py). The REST routes that would skip the queue are closed (api_open=False).
+    """
+    cache = tempfile.TemporaryDirectory(prefix="gan-explorer-cache-", dir=os.environ.get("GRADIO_TEMP_DIR"))
+    os.environ["GRADIO_TEMP_DIR"] = cache.name  # read by every component built after this line
+    app = build_app(explorer).queue(max_size=QUEUE_SIZE, api_open=False)
+    mark_model_calls(app, MODEL_QUEUE["concurrency_id"])  # spaces.GPU on a ZeroGPU Space, nothing elsewhere
+    install_fair_order(app)
+    budget = DiskBudget([Path(cache.name), explorer.gif_folder]).start()
+    print(f"Files for visitors go to {cache.name}, kept under {budget.budget // 2**20} MB", flush=True)
+    middleware = [Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES), Middleware(QueueGate, blocks=app)]
+    # A Space (and the tests) stop the app with SIGTERM: exit through the finally below, which removes its files
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        app.launch(server_name=host, server_port=port, share=share, ssr_mode=False, show_error=True,
+                   footer_links=["api", "settings"], max_file_size=MAX_BODY_BYTES,
+                   state_session_capacity=SESSION_CAPACITY, app_kwargs={"middleware": middleware})
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        app.close()  # the server's thread, which would otherwise hold the process open
+        budget.stop()
+        cache.cleanup()
 
 
 if __name__ == "__main__":

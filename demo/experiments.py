@@ -15,6 +15,7 @@ from PIL import Image
 
 from demo.explorer import Explorer
 from gan_core import ablation, inversion
+from gan_core.data import mnist_uint8
 from gan_core.latent import MAX_SEED, RAW_RANGE, format_z_edits, generate, interpolate, whole_number
 from gan_core.memorization import NearestIndex
 from gan_core.overview import Stage, overview_picture
@@ -40,6 +41,7 @@ class Experiments:
             except (OSError, ValueError) as exc:  # CheckpointError too: the rest works without it
                 self.nearest_note = f"No nearest-digit index: {exc}"
         self._means: dict[int, torch.Tensor] = {}
+        self._test_digits: torch.Tensor | None = None  # read on the first round
 
     def _tile(self, image: torch.Tensor) -> Image.Image:
         return to_pil(image, max(1, TILE_PIXELS // image.shape[-1]))
@@ -110,7 +112,9 @@ class Experiments:
         return seed, [self._tile(image) for image in self._round(seed).images]
 
     def _round(self, seed: Any) -> Round:
-        return new_round(self.explorer.netG, seed, self.explorer.real_digits)
+        if self._test_digits is None:
+            self._test_digits = mnist_uint8("", 28, train=False)
+        return new_round(self.explorer.netG, seed, self._test_digits)
 
     def reveal(self, seed: Any, marks: Any) -> str:
         """The student's score, D's score on the same digits, and what each digit really was (Markdown)."""

@@ -2,41 +2,35 @@
 
 Every event calls an Explorer method through `visitor_errors`, which turns the ValueError it raises for bad input
 into a Gradio error message; anything unexpected is logged on the server and shown as a short message without a
-traceback or a server path.
+traceback or a server path. The page's own script (page.js) keeps half-typed values from ever reaching an event:
+the model always sees the last seed and z edits that were valid, and the box shows an inline hint instead.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
 
-from demo import text
-from demo.explorer import (
-    CURVES,
-    DEFAULT_FRAMES,
-    DEFAULT_MAPS,
-    DEFAULT_SEED,
-    DIRECTION_COUNT,
-    DIRECTION_RANGE,
-    DISPLAY_PIXELS,
-    MAX_FRAMES,
-    MAX_MAPS,
-    MIN_FRAMES,
-    Explorer,
-)
-from gan_core.latent import MAX_SEED, RAW_RANGE
+from demo import text, ui_panels
+from demo.explorer import DEFAULT_LAYER, DIRECTION_COUNT, DIRECTION_RANGE, Explorer, LayerView
+from demo.view_state import TABS
+from gan_core.latent import MAX_SEED, RAW_RANGE, Z_EDIT_CHARS_PER_DIM
 
 MODEL_WORKERS = 2  # requests that run the networks at once, one torch thread each: one per core of a 2-core machine
 # Every event that runs a network shares one queue of MODEL_WORKERS slots: more would only make the torch threads of
 # concurrent requests fight over the same cores.
 MODEL_QUEUE = {"concurrency_id": "model", "concurrency_limit": MODEL_WORKERS}
+HERE = Path(__file__).resolve().parent
+TYPING_PAUSE_MS = 700  # a typed seed or z edit is applied after this pause (or at once on Enter or leaving the box)
 log = logging.getLogger("gan_explorer")
 
 
@@ -79,160 +73,201 @@ def random_seed() -> int:
     return secrets.randbelow(MAX_SEED + 1)
 
 
+def page_assets(explorer: Explorer) -> str:
+    """The page's style and script (page.css, page.js) for the document head, with the limits page.js checks
+    typed values against and the words of its hints."""
+    config = {
+        "maxSeed": MAX_SEED, "nz": explorer.config.nz, "rawRange": RAW_RANGE, "directionRange": DIRECTION_RANGE,
+        "maxZEditChars": Z_EDIT_CHARS_PER_DIM * explorer.config.nz, "pauseMs": TYPING_PAUSE_MS,
+        "seedHint": text.SEED_HINT, "zEditsHint": text.Z_EDITS_HINT, "defaultLayer": DEFAULT_LAYER,
+        "defaultTab": TABS[0], "copied": text.LINK_COPIED, "copyFailed": text.LINK_NOT_COPIED,
+    }
+    # "</" cannot end the script early: json.dumps leaves "<" alone, so escape it
+    settings = json.dumps(config).replace("</", "<\\/")
+    return (f"<style>{(HERE / 'page.css').read_text()}</style>"
+            f"<script>window.ganExplorerConfig = {settings};</script>"
+            f"<script>{(HERE / 'page.js').read_text()}</script>")
+
+
 def build_app(explorer: Explorer) -> gr.Blocks:
     """The Blocks: every event is a method of explorer, named for the API with api_name."""
     with gr.Blocks(title="GAN Explorer", analytics_enabled=False, delete_cache=(600, 3600)) as app:
-        gr.Markdown(text.INTRO.format(nz=explorer.config.nz))
+        gr.HTML("", head=page_assets(explorer), elem_id="page-assets", js_on_load=None, padding=False)
+        gr.Markdown(text.INTRO.format(nz=explorer.config.nz), elem_id="intro")
         page = SimpleNamespace()
-        with gr.Row():
-            with gr.Column(scale=3):
-                _z_controls(explorer, page)
-            with gr.Column(scale=2):
-                _digit_panel(explorer, page)
-        with gr.Tabs():
-            with gr.Tab("Explain this layer", id="explain"):
-                _explain_tab(explorer, page)
-            with gr.Tab("Interpolate", id="interpolate"):
-                _interpolate_tab(explorer)
-            with gr.Tab("How it learned", id="history") as page.history_tab:
-                _history_tab(explorer, page)
-        _wire_events(explorer, page, app)
+        with gr.Row(elem_id="workspace"):
+            with gr.Column(scale=2, min_width=300, elem_id="digit-column"):
+                ui_panels.digit_column(explorer, page)
+            with gr.Column(scale=3, min_width=300, elem_id="work-column"):
+                ui_panels.seed_row(page)
+                with gr.Tabs(elem_id="panels", overflow_behavior="wrap") as page.tabs:
+                    with gr.Tab("Steer z", id="steer") as page.steer_tab:
+                        ui_panels.steer_tab(explorer, page)
+                    with gr.Tab("Explain this layer", id="explain") as page.explain_tab:
+                        ui_panels.explain_tab(explorer, page)
+                    with gr.Tab("Interpolate", id="interpolate") as page.interpolate_tab:
+                        ui_panels.interpolate_tab(page)
+                    with gr.Tab("How it learned", id="history") as page.history_tab:
+                        ui_panels.history_tab(explorer, page)
+        _wire_typing(page)
+        _wire_digit(explorer, page)
+        _wire_explain(explorer, page)
+        _wire_panels(explorer, page)
+        _wire_view(explorer, page, app)
     return app
 
 
-def _z_controls(explorer: Explorer, page: SimpleNamespace) -> None:
-    nz = explorer.config.nz
-    with gr.Row():
-        page.seed = gr.Number(value=DEFAULT_SEED, label=f"Seed (a whole number from 0 to {MAX_SEED})",
-                              info=text.SEED_INFO, elem_id="seed", scale=3)
-        page.random_button = gr.Button("Random seed", elem_id="random-seed", scale=1)
-    with gr.Accordion("Steer z along meaningful directions", open=True):
-        gr.Markdown(text.DIRECTIONS_HELP)
-        page.sliders = [
-            gr.Slider(-DIRECTION_RANGE, DIRECTION_RANGE, value=0.0, step=0.1,
-                      label=explorer.direction_label(k), elem_id=f"direction-{k + 1}")
-            for k in range(DIRECTION_COUNT)
-        ]
-        page.reset_button = gr.Button("Reset the sliders to 0", size="sm")
-    with gr.Accordion(f"All {nz} numbers of z", open=False):
-        gr.Markdown(text.RAW_Z_HELP.format(nz=nz))
-        with gr.Row():
-            page.dim = gr.Slider(0, nz - 1, value=0, step=1, label=f"Dimension of z (0 to {nz - 1})", elem_id="z-dim")
-            page.dim_value = gr.Slider(-RAW_RANGE, RAW_RANGE, value=0.0, step=0.05, label="Value of that dimension",
-                                       elem_id="z-value")
-        page.z_edits = gr.Textbox(value="", label="Your edits to z (DIMENSION=VALUE, comma-separated)",
-                                  placeholder="for example 7=1.5, 42=-2", elem_id="z-edits")
-        page.clear_button = gr.Button("Clear the edits", size="sm")
+def _js(call: str) -> str:
+    """A browser-side event handler calling page.js; before page.js has loaded it changes nothing (undefined
+    outputs are skipped)."""
+    return f"(...values) => window.ganExplorer ? window.ganExplorer.{call}(...values) : undefined"
 
 
-def _digit_panel(explorer: Explorer, page: SimpleNamespace) -> None:
-    page.digit = gr.Image(format="png", type="pil", label="Generated digit G(z)", interactive=False,
-                          height=DISPLAY_PIXELS + 40, elem_id="digit", buttons=["download"],
-                          alt_text="Generated digit")
-    page.description = gr.Markdown(label="Description of the digit", elem_id="digit-description")
-    page.realness = gr.Number(
-        label="Realness D(G(z)): the discriminator's belief that this is a real digit (0 to 1)",
-        interactive=False, visible=explorer.netD is not None, elem_id="realness",
-    )
-    page.guess = gr.Label(num_top_classes=3, label="The classifier's guess: which digit is this?",
-                          visible=explorer.classifier is not None, elem_id="guess")
-    if explorer.classifier is None:
-        gr.Markdown("No digit classifier was loaded, so no guess is shown.")
+def _sliders_repaired(inputs: list[Any]) -> str:
+    """js for a model event: a slider whose number box holds something unusable mid-typing ("", "-") is sent at its
+    track's position, and every slider within its range, so that typing in a number box never ends in an error."""
+    spec = [{"id": block.elem_id, "min": block.minimum, "max": block.maximum, "whole": block.step >= 1}
+            if isinstance(block, gr.Slider) else None for block in inputs]
+    return (f"(...values) => window.ganExplorer ? window.ganExplorer.repairSliders({json.dumps(spec)}, values) "
+            ": values")
 
 
-def _explain_tab(explorer: Explorer, page: SimpleNamespace) -> None:
-    gr.Markdown(text.EXPLAIN_HELP)
-    with gr.Row():
-        page.layer = gr.Dropdown(explorer.layer_choices(), value="generator.main.2", label="Layer", elem_id="layer",
-                                 scale=3)
-        page.count = gr.Slider(1, MAX_MAPS, value=DEFAULT_MAPS, step=1, scale=2, elem_id="maps-count",
-                               label=f"How many feature maps to show (strongest first, at most {MAX_MAPS})")
-    with gr.Row():
-        with gr.Column(scale=3):
-            page.explanation = gr.Markdown(label="Explanation", elem_id="explanation")
-            page.architecture = gr.Code(label="The architecture, as print() shows it (<== marks this layer)",
-                                        language=None, interactive=False, elem_id="architecture")
-        with gr.Column(scale=2):
-            page.maps = gr.Image(format="png", type="pil", label="Feature maps (colour scale below the grid)",
-                                 interactive=False, elem_id="maps", alt_text="Feature maps of the chosen layer")
-            page.statistics = gr.Markdown(label="Statistics", elem_id="statistics")
+def _model_event(trigger: Callable[..., Any], fn: Callable[..., Any], inputs: list[Any], outputs: Any,
+                 **options: Any) -> Any:
+    """trigger(fn, ...) as a model call: in the model queue, its sliders repaired, the last change never dropped."""
+    return trigger(fn, inputs, outputs, js=_sliders_repaired(inputs), **{"trigger_mode": "always_last", **options},
+                   **MODEL_QUEUE)
 
 
-def _interpolate_tab(explorer: Explorer) -> None:
-    gr.Markdown(text.INTERPOLATE_HELP)
-    with gr.Row():
-        seed_a = gr.Number(value=DEFAULT_SEED, label="From seed", elem_id="seed-a")
-        seed_b = gr.Number(value=7, label="To seed", elem_id="seed-b")
-        frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=DEFAULT_FRAMES, step=1,
-                           label=f"Frames ({MIN_FRAMES} to {MAX_FRAMES})", elem_id="frames")
-    button = gr.Button("Interpolate", variant="primary")
-    strip = gr.Image(format="png", type="pil", label="Frames, left to right, top to bottom", interactive=False,
-                     alt_text="Interpolation frames")
-    gif = gr.File(label="Animated GIF to download")
-    button.click(visitor_errors(explorer.interpolate), [seed_a, seed_b, frames], [strip, gif],
-                 api_name="interpolate", **MODEL_QUEUE)
+def _wire_typing(page: SimpleNamespace) -> None:
+    """Typed seeds and z edits are checked in the browser: valid ones fill the hidden twin the events read, others
+    leave it (and so the digit) as it was and show a hint. Nothing here calls the server."""
+    for box, applied, hint, check in ((page.seed, page.applied_seed, page.seed_hint, "applySeed"),
+                                      (page.z_edits, page.applied_z, page.z_hint, "applyZEdits")):
+        box.input(None, [box, applied], [applied, hint], js=_js(f"{check}Later"))
+        for event in (box.submit, box.blur):
+            event(None, [box, applied], [applied, hint], js=_js(check))
+    # a seed set another way (random, a link) shows in the box, and "From seed" follows it until changed
+    page.applied_seed.change(None, [page.applied_seed, page.seed, page.seed_a], [page.seed, page.seed_a],
+                             js=_js("seedApplied"))
+    page.applied_z.change(None, [page.applied_z, page.z_edits], page.z_edits, js=_js("zEditsApplied"))
+    page.seed_a.input(None, None, None, js=_js("seedAChanged"))
 
 
-def _history_tab(explorer: Explorer, page: SimpleNamespace) -> None:
-    if explorer.curves is not None:
-        gr.Markdown(f"Training curves from the checkpoint's history: {explorer.curves_note}")
-        curves = explorer.curves
-        losses = curves[curves["series"].isin([CURVES["loss_d"], CURVES["loss_g"]])]
-        scores = curves[~curves.index.isin(losses.index)]
-        gr.LinePlot(losses, x="step", y="value", color="series", title="Losses", height=260)
-        gr.LinePlot(scores, x="step", y="value", color="series", y_lim=[0, 1], height=260,
-                    title="Discriminator outputs (0 = fake, 1 = real)")
-    else:
-        gr.Markdown(explorer.curves_note)
-    if explorer.progress:
-        first, last = min(explorer.progress), max(explorer.progress)
-        epoch = gr.Slider(first, last, value=last, step=1, label="Epoch", elem_id="epoch", interactive=last > first)
-        epoch_image = gr.Image(explorer.epoch_grid(last), format="png", type="pil", interactive=False,
-                               label="The fixed noise of training, drawn by the generator after this epoch",
-                               alt_text="Grid of digits the generator drew from fixed noise")
-        epoch.release(visitor_errors(explorer.epoch_grid), epoch, epoch_image, api_name="epoch_grid",
-                      trigger_mode="always_last")
-    else:
-        gr.Markdown("This checkpoint folder has no progress/ grids.")
-    page.snapshots = gr.Image(format="png", type="pil", interactive=False, elem_id="snapshots",
-                              label="Your current z drawn by the generator as it was at each saved epoch",
-                              alt_text="The current digit as drawn by earlier generator snapshots")
-
-
-def _wire_events(explorer: Explorer, page: SimpleNamespace, app: gr.Blocks) -> None:
+def _wire_digit(explorer: Explorer, page: SimpleNamespace) -> None:
     generate_digit = named_directions(explorer.generate)
-    explain_layer = named_directions(explorer.explain_layer)
-    snapshot_strip = named_directions(explorer.snapshot_strip)
     sliders = page.sliders
-    controls = [page.seed, page.z_edits, *sliders]
+    controls = [page.applied_seed, page.applied_z, *sliders]
     digit_outputs = [page.digit, page.realness, page.guess, page.description]
-    explain_inputs = [page.seed, page.z_edits, page.layer, page.count, *sliders]
-    explain_outputs = [page.architecture, page.explanation, page.maps, page.statistics]
-    show_digit = gr.on([page.seed.change, page.z_edits.change, *[s.release for s in sliders]], generate_digit,
-                       controls, digit_outputs, api_name="generate", trigger_mode="always_last", **MODEL_QUEUE)
+    # Sliders act while they move (mouse, arrow keys, their number boxes): "always_last" keeps one request in flight
+    # and sends the latest value next, so the digit follows as fast as the server answers and no move is lost.
+    triggers = [page.applied_seed.change, page.applied_z.change, *[s.change for s in sliders]]
+    page.show_digit = _model_event(functools.partial(gr.on, triggers), generate_digit, controls, digit_outputs,
+                                   api_name="generate")
     # The description doubles as the image's alt text for screen readers (set here so /generate stays plain).
     page.description.change(set_alt_text, page.description, page.digit, queue=False,
                             api_name="set_alt_text", api_visibility="undocumented")
-    show_digit.success(explain_layer, explain_inputs, explain_outputs,
-                       api_name="explain_after_generate", api_visibility="undocumented", **MODEL_QUEUE)
-    show_digit.success(snapshot_strip, controls, page.snapshots,
-                       api_name="snapshots_after_generate", api_visibility="undocumented", **MODEL_QUEUE)
-    gr.on([page.layer.change, page.count.release], explain_layer, explain_inputs, explain_outputs,
-          api_name="explain_layer", trigger_mode="always_last", **MODEL_QUEUE)
-    page.history_tab.select(snapshot_strip, controls, page.snapshots, api_name="snapshot_strip", **MODEL_QUEUE)
-    page.random_button.click(random_seed, None, page.seed, api_name="random_seed")
-    page.reset_button.click(lambda: [0.0] * DIRECTION_COUNT, None, sliders, api_name="reset_directions").then(
-        generate_digit, controls, digit_outputs,
-        api_name="generate_after_reset", api_visibility="undocumented", **MODEL_QUEUE,
-    )
-    gr.on([page.dim.release, page.seed.change, page.z_edits.change, *[s.release for s in sliders]],
-          named_directions(explorer.z_value), [page.seed, page.z_edits, page.dim, *sliders], page.dim_value,
-          api_name="z_value", trigger_mode="always_last", **MODEL_QUEUE)
-    page.dim_value.release(visitor_errors(explorer.set_z_value), [page.z_edits, page.dim, page.dim_value],
-                           page.z_edits, api_name="set_z_value", trigger_mode="always_last")
-    page.clear_button.click(lambda: "", None, page.z_edits, api_name="clear_z_edits")
-    app.load(generate_digit, controls, digit_outputs,
-             api_name="generate_on_load", api_visibility="undocumented", **MODEL_QUEUE).success(
-        explain_layer, explain_inputs, explain_outputs,
-        api_name="explain_on_load", api_visibility="undocumented", **MODEL_QUEUE,
-    )
+    page.random_button.click(random_seed, None, page.applied_seed, api_name="random_seed")
+    page.reset_button.click(lambda: [0.0] * DIRECTION_COUNT, None, sliders, api_name="reset_directions")
+    _model_event(page.dim.change, named_directions(explorer.z_value),
+                 [page.applied_seed, page.applied_z, page.dim, *sliders], page.dim_value, api_name="z_value")
+    # .input, not .release: only a value the student really changed becomes an edit (a click on the thumb is none)
+    _model_event(page.dim_value.input, visitor_errors(explorer.set_z_value), [page.applied_z, page.dim,
+                 page.dim_value], page.applied_z, api_name="set_z_value")
+    page.clear_button.click(lambda: "", None, page.applied_z, api_name="clear_z_edits")
+    _model_event(page.interpolate_button.click, visitor_errors(explorer.interpolate),
+                 [page.seed_a, page.seed_b, page.frames], [page.strip, page.animation], api_name="interpolate",
+                 trigger_mode="once")
+    if page.epoch is not None:
+        _model_event(page.epoch.release, visitor_errors(explorer.epoch_grid), [page.epoch], page.epoch_image,
+                     api_name="epoch_grid")
+
+
+def layer_outputs(view: LayerView) -> tuple[Any, ...]:
+    """A LayerView as the explain panel's outputs (explain_outputs below), with the channel list of this layer."""
+    choices = [(f"channel {c}", c) for c in range(view.channel_count)]
+    return (view.architecture, view.explanation, view.grid, view.statistics,
+            gr.update(choices=choices, value=view.channel), view.channel_picture, view.channel_caption)
+
+
+def _explain_outputs(page: SimpleNamespace) -> list[Any]:
+    return [page.architecture, page.explanation, page.maps, page.statistics, page.channel, page.channel_picture,
+            page.channel_caption]
+
+
+def _wire_explain(explorer: Explorer, page: SimpleNamespace) -> None:
+    """A new layer shows its strongest channel enlarged; the other controls keep the channel chosen."""
+
+    def explain_view(seed: Any, z_edits: str, layer: str, count: Any, scale: str, channel: Any,
+                     *amounts: Any) -> tuple[Any, ...]:
+        channel = explorer.channel_of(layer, channel)
+        return layer_outputs(explorer.explain_view(seed, z_edits, layer, count, scale, channel, *amounts))
+
+    def explain_new_layer(seed: Any, z_edits: str, layer: str, count: Any, scale: str, *amounts: Any) -> tuple:
+        return explain_view(seed, z_edits, layer, count, scale, None, *amounts)
+
+    def pick_channel(click: gr.SelectData, seed: Any, z_edits: str, layer: str, count: Any, scale: str,
+                     *amounts: Any) -> tuple[Any, ...]:
+        x, y = click.index
+        channel = explorer.channel_at(seed, z_edits, layer, count, x, y, *amounts)
+        if channel is None:  # a gap between tiles, or the colour bar
+            return (gr.skip(),) * 7
+        return explain_view(seed, z_edits, layer, count, scale, channel, *amounts)
+
+    base = [page.applied_seed, page.applied_z, page.layer, page.count, page.scale]
+    outputs = _explain_outputs(page)
+    _model_event(page.layer.change, named_directions(explain_new_layer), [*base, *page.sliders], outputs,
+                 api_name="explain_new_layer", api_visibility="undocumented")
+    triggers = [page.count.release, page.scale.change, page.channel.input, page.explain_tab.select]
+    _model_event(functools.partial(gr.on, triggers), named_directions(explain_view),
+                 [*base, page.channel, *page.sliders], outputs, api_name="explain_view")
+    # private: its input is where a click landed on the picture, which an API client has no way to send
+    _model_event(page.maps.select, named_directions(pick_channel), [*base, *page.sliders], outputs,
+                 api_name="pick_channel", api_visibility="private")
+    # The API keeps /explain_layer (shared scale, no enlarged channel) for scripts; the page calls explain_view.
+    api_only = gr.Button(visible=False)
+    api_only.click(named_directions(explorer.explain_layer), [page.applied_seed, page.applied_z, page.layer,
+                   page.count, *page.sliders], outputs[:4], api_name="explain_layer", **MODEL_QUEUE)
+
+
+def _wire_panels(explorer: Explorer, page: SimpleNamespace) -> None:
+    """Once a digit is drawn, one more request refreshes everything around it: the verdict and a real digit of the
+    guessed class, the raw z value, the Python snippet, and the open tab's panel (explain or history)."""
+
+    def details(seed: Any, z_edits: str, dim: Any, layer: str, count: Any, scale: str, channel: Any, tab: str,
+                *amounts: Any) -> tuple[Any, ...]:
+        about = explorer.digit_details(seed, z_edits, dim, *amounts)
+        channel = explorer.channel_of(layer, channel)  # a layer change may still be on its way
+        explain = (layer_outputs(explorer.explain_view(seed, z_edits, layer, count, scale, channel, *amounts))
+                   if tab == "explain" else (gr.skip(),) * 7)
+        snapshots = explorer.snapshot_strip(seed, z_edits, *amounts) if tab == "history" else gr.skip()
+        return (about.verdict, about.reference, about.reference_caption, about.z_value, about.snippet, *explain,
+                snapshots)
+
+    inputs = [page.applied_seed, page.applied_z, page.dim, page.layer, page.count, page.scale, page.channel,
+              page.tab, *page.sliders]
+    outputs = [page.verdict, page.real_digit, page.real_caption, page.dim_value, page.snippet,
+               *_explain_outputs(page), page.snapshots]
+    _model_event(page.show_digit.success, named_directions(details), inputs, outputs,
+                 api_name="details_after_generate", api_visibility="undocumented")
+    _model_event(page.history_tab.select, named_directions(explorer.snapshot_strip),
+                 [page.applied_seed, page.applied_z, *page.sliders], page.snapshots, api_name="snapshot_strip")
+
+
+def _wire_view(explorer: Explorer, page: SimpleNamespace, app: gr.Blocks) -> None:
+    """The view in the link: restored on load, written back as the student works, copied by a button."""
+
+    def restore_view(request: gr.Request) -> tuple[Any, ...]:
+        view = explorer.view_from_query(dict(request.query_params))
+        return (str(view.seed), view.seed, view.z_edits, *view.amounts, view.layer, gr.Tabs(selected=view.tab),
+                view.tab)
+
+    app.load(visitor_errors(restore_view), None,
+             [page.seed, page.applied_seed, page.applied_z, *page.sliders, page.layer, page.tabs, page.tab],
+             api_name="restore_view", api_visibility="undocumented", queue=False)
+    for tab in (page.steer_tab, page.explain_tab, page.interpolate_tab, page.history_tab):
+        tab.select(None, None, page.tab, js=f"() => {json.dumps(tab.id)}")
+    state = [page.applied_seed, page.applied_z, page.layer, page.tab, *page.sliders]
+    gr.on([page.applied_seed.change, page.applied_z.change, page.layer.change, page.tab.change,
+           *[s.change for s in page.sliders]], None, state, None, js=_js("writeLink"))
+    page.copy_link.click(None, None, page.copy_status, js=_js("copyLink"))

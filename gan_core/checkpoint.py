@@ -24,13 +24,13 @@ from torch import nn
 from gan_core.config import ModelConfig, TrainConfig, config_from_dict, config_to_dict
 from gan_core.errors import CheckpointError, ConfigError
 from gan_core.files import atomic_write_bytes, atomic_write_json, fsync_dir, read_json, sha256
+from gan_core.hub import checkpoint_folder
 from gan_core.layout import (
     CONFIG_FILE,
     DISCRIMINATOR_FILE,
     GENERATOR_FILE,
     TRAINING_STATE_FILE,
     newest_checkpoint,
-    resolve_checkpoint_folder,
     set_aside_name,
 )
 from gan_core.models import Discriminator, Generator
@@ -125,8 +125,8 @@ def _torch_save_bytes(obj: Any) -> bytes:
 
 
 def read_config(folder: str | Path) -> dict[str, Any]:
-    """config.json of a checkpoint folder, validated; raises CheckpointError naming the file on any problem."""
-    folder = resolve_checkpoint_folder(folder)
+    """config.json of a checkpoint folder (or hf:// URI), validated; CheckpointError naming the file on any problem."""
+    folder = checkpoint_folder(folder)
     path = folder / CONFIG_FILE
     config = read_json(path, remedy="re-export the checkpoint")
     if not isinstance(config, dict):
@@ -270,18 +270,19 @@ def load_network(network: type[nn.Module], folder: Path, name: str, config: dict
 
 
 def load(path: str | Path) -> Generator:
-    """A ready generator from a checkpoint folder (or a run folder's newest checkpoint): CPU, eval mode."""
-    folder = resolve_checkpoint_folder(path)
+    """A ready generator from a checkpoint folder (a run folder's newest checkpoint, a shipped checkpoint's name, or
+    an hf://OWNER/NAME checkpoint on the Hugging Face Hub, see gan_core/hub.py): CPU, eval mode."""
+    folder = checkpoint_folder(path)
     return load_network(Generator, folder, GENERATOR_FILE, read_config(folder))
 
 
 def load_discriminator(path: str | Path) -> Discriminator:
-    folder = resolve_checkpoint_folder(path)
+    folder = checkpoint_folder(path)
     return load_network(Discriminator, folder, DISCRIMINATOR_FILE, read_config(folder))
 
 
 def has_discriminator(path: str | Path) -> bool:
-    return (resolve_checkpoint_folder(path) / DISCRIMINATOR_FILE).exists()
+    return (checkpoint_folder(path) / DISCRIMINATOR_FILE).exists()
 
 
 def resume_point(run_dir: str | Path) -> tuple[Path, dict[str, Any]]:

@@ -20,7 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_core.calibration import calibration_figures
 from gan_core.checkpoint import load_network, weights_bytes
+from gan_core.classifier_card import TRAIN_COMMAND, model_card
 from gan_core.config import ConfigError, config_from_dict, config_to_dict
 from gan_core.data import DEFAULT_DATA_DIR, mnist_labels, mnist_uint8, to_model_range
 from gan_core.errors import CheckpointError
@@ -33,8 +35,6 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 INPUT_SIZE = 28
 # the shipped classifier, found from the package so any working directory inside a clone works
-TRAIN_COMMAND = "python -m gan_core.classifier --out checkpoints/mnist-classifier"
-MEASURE_COMMAND = "python -m gan_core.classifier --measure checkpoints/mnist-classifier"
 
 
 @dataclass
@@ -133,24 +133,34 @@ def to_classifier_input(images: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def features_and_probabilities(
+def features_and_logits(
     model: MnistClassifier, images: torch.Tensor, batch_size: int = 1000,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """N x F penultimate features and N x 10 class probabilities from one pass, for images in [-1, 1]."""
+    """N x F penultimate features and N x 10 logits from one pass, for images in [-1, 1]."""
     if len(images) == 0:
         raise ValueError("images is empty: pass at least one image")
-    feats, probs = [], []
+    feats, logits = [], []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
             embedded = model.embed(to_classifier_input(images[start : start + batch_size]))
             feats.append(embedded)
-            probs.append(model.head(embedded).softmax(dim=1))
-    return torch.cat(feats), torch.cat(probs)
+            logits.append(model.head(embedded))
+    return torch.cat(feats), torch.cat(logits)
 
 
-def classify(model: MnistClassifier, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """N x 10 class probabilities for images in [-1, 1] at any size."""
-    return features_and_probabilities(model, images, batch_size)[1]
+def features_and_probabilities(
+    model: MnistClassifier, images: torch.Tensor, batch_size: int = 1000,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """N x F penultimate features and N x 10 class probabilities from one pass, for images in [-1, 1]."""
+    feats, logits = features_and_logits(model, images, batch_size)
+    return feats, logits.softmax(dim=1)
+
+
+def classify(model: MnistClassifier, images: torch.Tensor, batch_size: int = 1000,
+             temperature: float = 1.0) -> torch.Tensor:
+    """N x 10 class probabilities for images in [-1, 1] at any size; pass the folder's calibrated temperature
+    (classifier_temperature) for probabilities that mean what they say. The evaluation's figures use 1.0."""
+    return (features_and_logits(model, images, batch_size)[1] / temperature).softmax(dim=1)
 
 
 def features(model: MnistClassifier, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
@@ -213,11 +223,26 @@ def accuracy(model: MnistClassifier, images_uint8: torch.Tensor, labels: torch.T
             "per_digit": per_digit}
 
 
+# --- calibration (the measuring is in gan_core/calibration.py) ------------------------------------------
+
+
+def calibrate(model: MnistClassifier, images_uint8: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
+    """The temperature fitted on the first half of held-out MNIST images (uint8) and the calibration error before
+    and after on the second half: the classifier trained on neither."""
+    return calibration_figures(features_and_logits(model, to_model_range(images_uint8))[1], labels)
+
+
+def classifier_temperature(folder: str | Path = DEFAULT_FOLDER) -> float:
+    """The calibrated temperature recorded in a classifier folder's config.json (1.0 when it was never calibrated)."""
+    return float(read_classifier_config(folder).get("calibration", {}).get("temperature", 1.0))
+
+
 # --- the checkpoint folder -----------------------------------------------------------------------------
 
 
 def save_classifier(
     folder: str | Path, model: MnistClassifier, train_config: ClassifierTrainConfig, test: dict[str, Any],
+    calibration: dict[str, Any] | None = None,
 ) -> Path:
     """Write model.safetensors, config.json (with its SHA-256) and the README.md model card, each atomically."""
     folder = Path(folder)
@@ -231,11 +256,26 @@ def save_classifier(
         "torch_version": torch.__version__,
         "files": {WEIGHTS_FILE: {"sha256": sha256(weights), "bytes": len(weights)}},
     }
+    if calibration is not None:
+        config["calibration"] = calibration
     # weights first, config last: a config never points at weights that are not there yet
     atomic_write_bytes(folder / WEIGHTS_FILE, weights)
     atomic_write_json(folder / CONFIG_FILE, config)
-    atomic_write_text(folder / CARD_FILE, model_card(model, train_config, test, len(weights)))
+    atomic_write_text(folder / CARD_FILE, model_card(model, train_config, test, len(weights), calibration))
     return folder
+
+
+def save_calibration(folder: str | Path, calibration: dict[str, Any]) -> None:
+    """Record a calibration in an existing classifier folder: config.json and the card; the weights stay as they are."""
+    folder = Path(folder)
+    config = read_classifier_config(folder)
+    model = load_classifier(folder)
+    stored = {key: value for key, value in config.items() if key != "model_config"}
+    stored["calibration"] = calibration
+    atomic_write_json(folder / CONFIG_FILE, stored)
+    train_config = config_from_dict(ClassifierTrainConfig, config["training"])
+    card = model_card(model, train_config, config["test"], config["files"][WEIGHTS_FILE]["bytes"], calibration)
+    atomic_write_text(folder / CARD_FILE, card)
 
 
 def read_classifier_config(folder: str | Path) -> dict[str, Any]:
@@ -271,59 +311,6 @@ def classifier_fingerprint(folder: str | Path) -> str:
     return read_classifier_config(folder)["files"][WEIGHTS_FILE]["sha256"]
 
 
-def model_card(model: MnistClassifier, train_config: ClassifierTrainConfig, test: dict[str, Any],
-               weights_size: int) -> str:
-    parameters = sum(p.numel() for p in model.parameters())
-    per_digit = " | ".join(f"{100 * test['per_digit'][str(d)]:.2f}" for d in range(10))
-    c = model.config
-    return f"""# MNIST classifier
-
-A small CNN that names MNIST digits. GAN Explorer uses it to label the digit a generator draws, and
-`python -m gan_core.evaluate` uses its {c.features}-number penultimate layer as the feature space of FD, KID,
-precision and recall.
-
-## Figures (measured)
-
-| | |
-|---|---|
-| test accuracy (10,000 MNIST test images) | **{100 * test['accuracy']:.2f}%** ({test['errors']} errors) |
-| parameters | {parameters:,} |
-| weights file | {weights_size / 1024:.0f} KiB (float32 safetensors) |
-
-Accuracy per digit (%):
-
-| 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 |
-|---|---|---|---|---|---|---|---|---|---|
-| {per_digit} |
-
-Measure it again (prints the same figures):
-
-    {MEASURE_COMMAND}
-
-## Model
-
-Three 3x3 convolutions ({c.conv1}, {c.conv2}, {c.conv3} channels), each with BatchNorm, ReLU and 2x2 max-pooling
-(28 -> 14 -> 7 -> 3), then a {c.features}-unit layer (the features) and a 10-way output. Inputs are 28x28 in
-[0, 1]; `gan_core.classifier.to_classifier_input` brings generator images in [-1, 1] at any size there with an
-antialiased bilinear resize, and real digits take the same path.
-
-## Training
-
-Trained on the 60,000 MNIST training images, {train_config.epochs} epochs, batch {train_config.batch_size}, AdamW
-(one-cycle learning rate, peak {train_config.lr}, weight decay {train_config.weight_decay}), seed {train_config.seed}.
-Each batch is randomly shifted (up to {train_config.max_shift:g} px), rotated (up to {train_config.max_rotation:g}
-degrees) and zoomed (up to {100 * train_config.max_scale:g}%), because generated digits are less neatly centred than
-MNIST's. Reproduce (on CPU; about a quarter of an hour on one core):
-
-    {TRAIN_COMMAND}
-
-## Limits
-
-It has only ever seen handwritten digits: on noise or a half-formed blob it still names some digit, often with
-high confidence. Read its label of a generated image as "the nearest digit", not as proof that it is one.
-"""
-
-
 # --- command line --------------------------------------------------------------------------------------
 
 
@@ -336,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--out", type=Path, help="folder to write the trained classifier to")
     action.add_argument("--measure", type=Path, metavar="FOLDER", help="print the test accuracy of a trained one")
+    action.add_argument("--calibrate", type=Path, metavar="FOLDER",
+                        help="fit the temperature of a trained one and record it with its calibration error")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                         help="folder holding MNIST/raw (the repository ships MNIST in data/)")
     defaults = ClassifierTrainConfig()
@@ -351,6 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         test_images = mnist_uint8(args.data_dir, INPUT_SIZE, train=False)
         test_labels = mnist_labels(args.data_dir, train=False)
+        if args.calibrate is not None:
+            calibration = calibrate(load_classifier(args.calibrate), test_images, test_labels)
+            save_calibration(args.calibrate, calibration)
+            print(f"temperature {calibration['temperature']:g}: expected calibration error "
+                  f"{100 * calibration['ece_before']:.2f}% before, {100 * calibration['ece_after']:.2f}% after; "
+                  f"recorded in {args.calibrate}")
+            return 0
         if args.measure is not None:
             result = accuracy(load_classifier(args.measure), test_images, test_labels)
         else:
@@ -358,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             model = train_classifier(mnist_uint8(args.data_dir, INPUT_SIZE, train=True),
                                      mnist_labels(args.data_dir, train=True), config)
             result = accuracy(model, test_images, test_labels)
-            save_classifier(args.out, model, config, result)
+            save_classifier(args.out, model, config, result, calibrate(model, test_images, test_labels))
             print(f"wrote {args.out}")
     except (CheckpointError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

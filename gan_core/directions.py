@@ -5,6 +5,7 @@ moving along each one measurably does to the digit (ink, size, slant, position, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -49,17 +50,43 @@ def _top_right_singular_vectors(matrix: torch.Tensor, count: int, seed: int, pow
     return v[:count]
 
 
-# For each measure: (words when it grows, words when it shrinks).
-_MEASURE_WORDS = {
-    "ink": ("bolder strokes", "thinner strokes"),
-    "width": ("wider", "narrower"),
-    "height": ("taller", "shorter"),
-    "slant": ("leans right", "leans left"),
-    "x": ("moves right", "moves left"),
-    "y": ("moves down", "moves up"),
+# For each measure: its name on a slider, and the words for it growing and shrinking.
+MEASURE_WORDS = {
+    "ink": ("Stroke width", "bolder strokes", "thinner strokes"),
+    "width": ("Width", "wider", "narrower"),
+    "height": ("Height", "taller", "shorter"),
+    "slant": ("Slant", "leans right", "leans left"),
+    "x": ("Left-right position", "moves right", "moves left"),
+    "y": ("Up-down position", "moves down", "moves up"),
 }
-NOTICEABLE_EFFECT = 0.5  # a change smaller than half the spread between digits is not worth a word
-NOTICEABLE_PROBABILITY = 0.1  # a digit's probability must move at least this much to be named
+NOTICEABLE_EFFECT = 0.25  # per digit, a change of at least this share of the spread between digits counts
+NOTICEABLE_PROBABILITY = 0.1  # per digit, a digit's probability must grow at least this much to count
+CLAIM_SHARE = 0.7  # a label says only what held for at least this share of the digits tried
+REPORT_SHARE = 0.5  # claims that held for at least this share, but not CLAIM_SHARE, are reported as rejected
+EFFECT_SAMPLES = 50  # random digits every claim is checked on
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One thing moving along a direction does, and on how many of the digits tried it held."""
+
+    words: str  # "bolder strokes", "more like a 6"
+    held: int  # digits on which it held
+    tried: int
+
+    @property
+    def share(self) -> float:
+        return self.held / self.tried
+
+
+@dataclass(frozen=True)
+class DirectionEffect:
+    """What a direction was measured to do: a short name, and the claims for each side that held often enough."""
+
+    name: str  # "Stroke width", or "Mixed changes" when no measure held
+    right: list[Claim]  # moving +amount
+    left: list[Claim]  # moving -amount
+    rejected: list[tuple[str, Claim]]  # ("right"/"left", claim): held for most digits, but too few to be said
 
 
 def image_measures(images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -86,48 +113,62 @@ def image_measures(images: torch.Tensor) -> dict[str, torch.Tensor]:
     }
 
 
-def direction_effects(
+def measure_directions(
     netG: nn.Module,
     directions: torch.Tensor,
     amount: float = 2.0,
-    samples: int = 16,
+    samples: int = EFFECT_SAMPLES,
     seed: int = 0,
     classify: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> list[tuple[str, str]]:
-    """For each direction, (what moving +amount does, what moving -amount does) in a few words.
+) -> list[DirectionEffect]:
+    """What moving along each direction does, checked digit by digit on ``samples`` random z.
 
-    Measured on ``samples`` random z: each is pushed both ways and the images compared by ink, size, slant and
-    position (standardised by how much those vary between digits), and, given ``classify`` (images -> N x 10
-    probabilities), by which digit becomes more likely. A direction with no clear effect says "subtle changes".
+    Each z is drawn as it is and moved +amount and -amount along the direction. A claim such as "right: bolder
+    strokes" holds for a digit when that measure (ink, width, height, slant, position; see image_measures) moved
+    the claimed way by at least NOTICEABLE_EFFECT of its spread between digits; given ``classify`` (images -> N x 10
+    probabilities), "more like a 6" holds when that digit's probability grew by NOTICEABLE_PROBABILITY. Only
+    claims that held for at least CLAIM_SHARE of the digits are kept; the name comes from the measure that held
+    most often.
     """
     generator = torch.Generator().manual_seed(seed)
     z = torch.randn(samples, netG.config.nz, generator=generator)
-    shifted = [z + sign * amount * d for d in directions for sign in (1.0, -1.0)]
+    batch = torch.cat([z] + [z + sign * amount * d for d in directions for sign in (1.0, -1.0)])
     with torch.inference_mode():
-        images = netG(torch.cat([z, *shifted])[:, :, None, None])
+        images = torch.cat([netG(part[:, :, None, None]) for part in batch.split(4 * samples)])
         measures = image_measures(images)
         probabilities = classify(images) if classify is not None else None
+    spread = {name: values[:samples].std().clamp(min=1e-6) for name, values in measures.items()}
     effects = []
     for k in range(len(directions)):
-        plus = slice(samples * (1 + 2 * k), samples * (2 + 2 * k))
-        minus = slice(samples * (2 + 2 * k), samples * (3 + 2 * k))
-        scores = {
-            name: ((values[plus] - values[minus]).mean() / (values[:samples].std() + 1e-6)).item()
-            for name, values in measures.items()
-        }
-        name = max(scores, key=lambda key: abs(scores[key]))
-        grows, shrinks = _MEASURE_WORDS[name]
-        positive, negative = ([grows], [shrinks]) if abs(scores[name]) >= NOTICEABLE_EFFECT else ([], [])
-        if scores[name] < 0:
-            positive, negative = negative, positive
-        if probabilities is not None:
-            change = probabilities[plus].mean(0) - probabilities[minus].mean(0)
-            if change.max() >= NOTICEABLE_PROBABILITY:
-                positive.append(_more_like(change.argmax().item()))
-            if -change.min() >= NOTICEABLE_PROBABILITY:
-                negative.append(_more_like(change.argmin().item()))
-        effects.append((", ".join(positive) or "subtle changes", ", ".join(negative) or "subtle changes"))
+        moved = {sign: slice(samples * (1 + 2 * k + i), samples * (2 + 2 * k + i)) for i, sign in enumerate((1, -1))}
+        candidates = []  # (side, measure or None, claim)
+        for sign, side in ((1, "right"), (-1, "left")):
+            for name, values in measures.items():
+                change = (values[moved[sign]] - values[:samples]) / spread[name]
+                for direction, words in ((1, MEASURE_WORDS[name][1]), (-1, MEASURE_WORDS[name][2])):
+                    held = int((direction * change >= NOTICEABLE_EFFECT).sum())
+                    candidates.append((side, name, Claim(words, held, samples)))
+            if probabilities is not None:
+                growth = probabilities[moved[sign]] - probabilities[:samples]
+                held = (growth >= NOTICEABLE_PROBABILITY).sum(0)
+                digit = int(held.argmax())
+                candidates.append((side, None, Claim(_more_like(digit), int(held[digit]), samples)))
+        effects.append(_summarise(candidates))
     return effects
+
+
+def _summarise(candidates: list[tuple[str, str | None, Claim]]) -> DirectionEffect:
+    kept = [(side, name, claim) for side, name, claim in candidates if claim.share >= CLAIM_SHARE]
+    rejected = [(side, claim) for side, name, claim in candidates if REPORT_SHARE <= claim.share < CLAIM_SHARE]
+    named = [(claim.share, name) for _, name, claim in kept if name is not None]
+    if named:
+        name = MEASURE_WORDS[max(named)[1]][0]
+    else:
+        digits = [claim.words.removeprefix("more like ") for _, _, claim in kept]
+        name = "Toward " + " or ".join(digits) if digits else "Mixed changes"
+    right = sorted((claim for side, _, claim in kept if side == "right"), key=lambda c: -c.share)
+    left = sorted((claim for side, _, claim in kept if side == "left"), key=lambda c: -c.share)
+    return DirectionEffect(name, right, left, rejected)
 
 
 def _more_like(digit: int) -> str:

@@ -99,14 +99,12 @@ def layer_output(net: nn.Module, x: torch.Tensor, index: int) -> torch.Tensor:
     return layer_outputs(net, x, upto=index)[-1]
 
 
-def marked_architecture(net: nn.Module, index: int) -> str:
-    """``print(net)`` with an arrow on the line of module ``index`` of main."""
+def architecture_lines(net: nn.Module, index: int) -> tuple[list[str], int]:
+    """``print(net)`` as lines, and which line is module ``index`` of main (to highlight it)."""
+    lines = repr(net).splitlines()
     tag = f"({index}): "
-    lines = []
-    for line in repr(net).splitlines():
-        marked = line.strip().startswith(tag) and line.startswith("    (")
-        lines.append(f"{line}   <== this layer" if marked else line)
-    return "\n".join(lines)
+    chosen = next(i for i, line in enumerate(lines) if line.startswith("    (") and line.strip().startswith(tag))
+    return lines, chosen
 
 
 # --- plain-language explanations ----------------------------------------------------------------------
@@ -133,6 +131,7 @@ def explain(module: nn.Module, info: LayerInfo) -> str:
             f"{size_in} become {c_out} maps of {size_out}: the picture grows while the channel count shrinks, "
             f"trading abstract features for spatial detail. Learned weights: {c_in} x {c_out} x {k} x {k} = "
             f"{info.parameters:,} (no bias: the BatchNorm after it adds its own)."
+            + (_checkerboard(k, s) if s > 1 else "")
         )
     if isinstance(module, nn.Conv2d):
         k, s = module.kernel_size[0], module.stride[0]
@@ -183,6 +182,24 @@ def explain(module: nn.Module, info: LayerInfo) -> str:
     return f"**{info.kind}.** {info.parameters:,} learned numbers; {size_in} in, {size_out} out."
 
 
+def _checkerboard(kernel: int, stride: int) -> str:
+    """Why a strided transposed convolution draws a checkerboard, with this layer's kernel and stride."""
+    classes = stride * stride
+    even = kernel % stride == 0
+    return (
+        f"\n\n**The checkerboard pattern.** With stride {stride}, the output pixels fall into {classes} interleaved "
+        f"classes (row and column position modulo {stride}), and each class is computed by a different part of the "
+        f"{kernel}x{kernel} kernel. "
+        + ("The stamps overlap evenly inside the map (the kernel size is a multiple of the stride) but unevenly "
+           "at its edges, where fewer stamps land; and nothing forces the parts of the kernel to balance, so "
+           if even else
+           "The kernel size is not a multiple of the stride, so the stamps overlap unevenly everywhere and ")
+        + "neighbouring pixels come out systematically brighter or darker: a fine checkerboard, often visible in "
+        "these maps (the statistics below measure it). See Odena, Dumoulin & Olah (2016), "
+        "[Deconvolution and Checkerboard Artifacts](https://distill.pub/2016/deconv-checkerboard/), Distill."
+    )
+
+
 def output_size_formula(module: nn.Module, info: LayerInfo) -> str | None:
     """The output-size formula of a (transposed) convolution worked through with this layer's numbers."""
     if not isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -223,6 +240,19 @@ def map_statistics(maps: torch.Tensor) -> dict[str, float]:
         "zeros": (values == 0).float().mean().item(),
         "negative": (values < 0).float().mean().item(),
     }
+
+
+def checkerboard_means(maps: torch.Tensor, stride: int) -> list[float]:
+    """Mean |value| of one sample's maps (C x H x W) in each of the stride x stride interleaved pixel classes
+    (row-major: (0, 0), (0, 1), ...): unequal means are the checkerboard a strided transposed convolution draws."""
+    values = maps.detach().float().abs()
+    return [values[:, row::stride, column::stride].mean().item() for row in range(stride) for column in range(stride)]
+
+
+def channel_summary(values: torch.Tensor) -> dict[str, float]:
+    """min, max and mean of one channel's map (H x W)."""
+    values = values.detach().float()
+    return {"min": values.min().item(), "max": values.max().item(), "mean": values.mean().item()}
 
 
 def strongest_channels(maps: torch.Tensor, count: int) -> list[int]:

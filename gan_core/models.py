@@ -8,11 +8,16 @@ modules with the same indices. At 32 each network has one block fewer (the 8x8 -
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 from gan_core.config import ModelConfig, check_image_size
+
+NetG = TypeVar("NetG", bound=nn.Module)
+NetD = TypeVar("NetD", bound=nn.Module)
 
 
 def _multipliers(image_size: int) -> list[int]:
@@ -113,13 +118,18 @@ def weights_init(m: nn.Module) -> None:
 
 
 def build_models(config: ModelConfig, seed: int | None = None) -> tuple[Generator, Discriminator]:
-    """Create netG and netD and apply weights_init; with a seed, the global RNG is left as it was.
+    """Create netG and netD and apply weights_init; with a seed, the global RNG is left as it was."""
+    return initialised(lambda: (Generator(config), Discriminator(config)), seed)
+
+
+def initialised(make: Callable[[], tuple[NetG, NetD]], seed: int | None = None) -> tuple[NetG, NetD]:
+    """The two networks make() builds, with weights_init applied; with a seed, the global RNG is left as it was.
 
     The modules are built inside the fork too, because their constructors draw default weights from the
     global RNG; the seed is set after that, so weights_init's draws depend on the seed alone.
     """
     with torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext():
-        netG, netD = Generator(config), Discriminator(config)
+        netG, netD = make()
         if seed is not None:
             torch.manual_seed(seed)
         netG.apply(weights_init)

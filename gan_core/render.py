@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -15,8 +16,9 @@ from torchvision.utils import make_grid
 
 FULL_GRAY_LEVELS = 256  # an 8-bit grid at full depth
 TILE_PIXELS = 32  # each map is upscaled (nearest neighbour) to at least this many pixels across
-GRID_MIN_PIXELS = 384  # small grids are scaled up to about this width
+GRID_MIN_PIXELS = 512  # every grid is scaled up to at least this width: a classroom projector shows each pixel
 GRID_MAX_PIXELS = 1024  # cap on the grid's width, so a big layer stays a reasonable download
+CHANNEL_PIXELS = 256  # one enlarged channel is drawn about this big
 GIF_FRAME_MS = 120
 
 
@@ -77,46 +79,134 @@ def colorize(values: np.ndarray, limit: float) -> np.ndarray:
     return (_ANCHORS[low] * (1 - frac) + _ANCHORS[low + 1] * frac).round().astype(np.uint8)
 
 
-def channel_grid(maps: torch.Tensor, channels: list[int]) -> tuple[Image.Image, float]:
-    """A picture of the chosen channels (C x H x W maps) tiled in a grid, with a colour bar and its scale.
+@dataclass(frozen=True)
+class GridLayout:
+    """Where each tile of a channel grid sits: tiles of tile_h x tile_w pixels, `gap` pixels apart and around."""
 
-    Returns (image, limit): colours run from -limit (blue) through 0 (white) to +limit (red), one scale for
-    every tile so channels can be compared.
+    count: int
+    columns: int
+    tile_h: int
+    tile_w: int
+    gap: int = 1
+
+    @property
+    def rows(self) -> int:
+        return math.ceil(self.count / self.columns)
+
+    @property
+    def width(self) -> int:
+        return self.columns * (self.tile_w + self.gap) + self.gap
+
+    @property
+    def height(self) -> int:
+        return self.rows * (self.tile_h + self.gap) + self.gap
+
+    def origin(self, index: int) -> tuple[int, int]:
+        """(top, left) of tile `index`."""
+        row, column = divmod(index, self.columns)
+        return self.gap + row * (self.tile_h + self.gap), self.gap + column * (self.tile_w + self.gap)
+
+    def tile_at(self, x: float, y: float) -> int | None:
+        """The tile under pixel (x, y) of the grid, or None on a gap, outside, or on an empty cell."""
+        column, x_in = divmod(int(x) - self.gap, self.tile_w + self.gap)
+        row, y_in = divmod(int(y) - self.gap, self.tile_h + self.gap)
+        if not (0 <= column < self.columns and 0 <= row < self.rows) or x_in >= self.tile_w or y_in >= self.tile_h:
+            return None
+        index = row * self.columns + column
+        return index if index < self.count else None
+
+
+def grid_layout(count: int, height: int, width: int) -> GridLayout:
+    """A near-square grid of `count` maps of height x width, upscaled by a whole factor to at least
+    GRID_MIN_PIXELS wide (so small maps are big enough to see) and at most GRID_MAX_PIXELS (a big layer stays
+    a reasonable download)."""
+    columns = math.ceil(math.sqrt(count))
+    scale = max(math.ceil(TILE_PIXELS / max(height, width)),
+                math.ceil((GRID_MIN_PIXELS - columns - 1) / (columns * width)))
+    while scale > 1 and columns * (width * scale + 1) + 1 > GRID_MAX_PIXELS:
+        scale -= 1
+    return GridLayout(count, columns, height * scale, width * scale)
+
+
+@dataclass(frozen=True)
+class ChannelGrid:
+    image: Image.Image  # the tiles, then the colour bar underneath
+    layout: GridLayout  # where each tile is, to tell which one was clicked
+    limits: np.ndarray  # per tile: the value drawn full red (and its negative full blue)
+
+
+def channel_limits(maps: np.ndarray, per_channel: bool) -> np.ndarray:
+    """The colour limit of each of N maps (N x H x W): their common largest |value|, or each map's own."""
+    largest = np.abs(maps).reshape(len(maps), -1).max(axis=1)
+    if not per_channel:
+        largest = np.full(len(maps), largest.max())
+    return np.where(largest > 0, largest, 1.0)  # an all-zero map is drawn white on any scale
+
+
+def channel_grid(maps: torch.Tensor, channels: list[int], per_channel: bool = False) -> ChannelGrid:
+    """The chosen channels of C x H x W maps tiled in a grid with a colour bar underneath.
+
+    Colours run from -limit (blue) through 0 (white) to +limit (red). With one shared limit, channels can be
+    compared with each other; with per-channel limits, a weak channel's pattern is as visible as a strong one's.
     """
     if not channels:
         raise ValueError("choose at least one channel to show")
     chosen = maps.detach().float()[channels].numpy()
-    limit = float(np.abs(chosen).max()) or 1.0
     n, h, w = chosen.shape
-    columns = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / columns)
-    # Big enough to see each pixel, and a few tiles (or one digit) still fill a readable width.
-    scale = max(math.ceil(TILE_PIXELS / max(h, w)), GRID_MIN_PIXELS // (columns * w))
-    while scale > 1 and columns * (w * scale + 1) > GRID_MAX_PIXELS:
-        scale -= 1
-    tile_h, tile_w = h * scale, w * scale
-    grid = np.full((rows * (tile_h + 1) + 1, columns * (tile_w + 1) + 1, 3), 120, dtype=np.uint8)
-    colours = colorize(chosen, limit).repeat(scale, axis=1).repeat(scale, axis=2)
+    layout = grid_layout(n, h, w)
+    limits = channel_limits(chosen, per_channel)
+    grid = np.full((layout.height, layout.width, 3), 120, dtype=np.uint8)
+    scale = layout.tile_h // h
     for i in range(n):
-        top, left = (1 + k * (size + 1) for k, size in zip(divmod(i, columns), (tile_h, tile_w)))
-        grid[top : top + tile_h, left : left + tile_w] = colours[i]
-    return _with_colour_bar(Image.fromarray(grid), limit), limit
+        top, left = layout.origin(i)
+        colours = colorize(chosen[i], limits[i]).repeat(scale, axis=0).repeat(scale, axis=1)
+        grid[top : top + layout.tile_h, left : left + layout.tile_w] = colours
+    ends = ("-max", "+max") if per_channel else (f"{-limits[0]:.3g}", f"+{limits[0]:.3g}")
+    return ChannelGrid(with_colour_bar(Image.fromarray(grid), ends), layout, limits)
 
 
-def _with_colour_bar(grid: Image.Image, limit: float) -> Image.Image:
-    width = max(grid.width, 240)
+def channel_picture(values: torch.Tensor, limit: float, pixels: int = CHANNEL_PIXELS) -> Image.Image:
+    """One H x W map enlarged crisply to about `pixels` across, with its colour bar (-limit .. +limit)."""
+    array = values.detach().float().numpy()
+    scale = max(1, pixels // max(array.shape))
+    tile = colorize(array, limit).repeat(scale, axis=0).repeat(scale, axis=1)
+    return with_colour_bar(Image.fromarray(tile), (f"{-limit:.3g}", f"+{limit:.3g}"))
+
+
+def value_bars(values: list[float], labels: list[str], limit: float) -> Image.Image:
+    """Single numbers (a layer whose maps are 1x1) as labelled bars from a centre line: a number you can read,
+    not a square of one colour."""
+    row, label_width, bar_width = 28, 110, 300
+    canvas = Image.new("RGB", (label_width + bar_width + 90, row * len(values) + 8), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=15)
+    centre = label_width + bar_width // 2
+    for i, (label, value) in enumerate(zip(labels, values)):
+        top = 4 + i * row
+        end = centre + round(np.clip(value / max(limit, 1e-12), -1, 1) * (bar_width // 2))
+        colour = tuple(int(c) for c in colorize(np.array([value]), limit)[0])
+        draw.rectangle([min(centre, end), top + 4, max(centre, end), top + row - 6], fill=colour)
+        draw.text((4, top + 4), label, fill=(0, 0, 0), font=font)
+        draw.text((label_width + bar_width + 8, top + 4), f"{value:.4g}", fill=(0, 0, 0), font=font)
+    draw.line([centre, 0, centre, canvas.height], fill=(90, 90, 90), width=1)
+    return canvas
+
+
+def with_colour_bar(picture: Image.Image, ends: tuple[str, str]) -> Image.Image:
+    """picture with the blue-white-red colour bar underneath, its two ends labelled and 0 in the middle."""
+    width = max(picture.width, 240)
     bar_height, text_height = 14, 18
-    canvas = Image.new("RGB", (width, grid.height + bar_height + text_height + 8), (255, 255, 255))
-    canvas.paste(grid, ((width - grid.width) // 2, 0))
-    ramp = colorize(np.linspace(-limit, limit, width - 20, dtype=np.float32)[None, :].repeat(bar_height, 0), limit)
-    top = grid.height + 4
+    canvas = Image.new("RGB", (width, picture.height + bar_height + text_height + 8), (255, 255, 255))
+    canvas.paste(picture, ((width - picture.width) // 2, 0))
+    ramp = colorize(np.linspace(-1, 1, width - 20, dtype=np.float32)[None, :].repeat(bar_height, 0), 1.0)
+    top = picture.height + 4
     canvas.paste(Image.fromarray(ramp), (10, top))
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=13)
     y = top + bar_height + 2
-    draw.text((10, y), f"{-limit:.3g}", fill=(0, 0, 0), font=font)
+    draw.text((10, y), ends[0], fill=(0, 0, 0), font=font)
     draw.text((width // 2, y), "0", fill=(0, 0, 0), font=font, anchor="ma")
-    draw.text((width - 10, y), f"+{limit:.3g}", fill=(0, 0, 0), font=font, anchor="ra")
+    draw.text((width - 10, y), ends[1], fill=(0, 0, 0), font=font, anchor="ra")
     return canvas
 
 

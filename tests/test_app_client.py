@@ -84,7 +84,8 @@ def test_every_endpoint_answers(client):
     architecture, explanation, maps, statistics = client.predict(
         5, "", "discriminator.main.2", 8, *DIRECTIONS, api_name="/explain_layer"
     )
-    assert "<== this layer" in architecture and "Conv2d" in explanation and "strongest" in statistics
+    assert '<mark class="chosen-layer">    (2): Conv2d' in architecture and "Conv2d" in explanation
+    assert "strongest" in statistics
     assert Image.open(maps).width >= 240
     strip, gif = client.predict(1, 2, 4, api_name="/interpolate")
     with Image.open(gif) as animation:

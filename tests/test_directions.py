@@ -6,7 +6,14 @@ import torch
 from torch import nn
 
 from gan_core.config import ModelConfig
-from gan_core.directions import _top_right_singular_vectors, direction_effects, image_measures, principal_directions
+from gan_core.directions import (
+    CLAIM_SHARE,
+    EFFECT_SAMPLES,
+    _top_right_singular_vectors,
+    image_measures,
+    measure_directions,
+    principal_directions,
+)
 from gan_core.models import build_models
 
 
@@ -60,7 +67,7 @@ class InkGenerator(nn.Module):
         return image
 
 
-def test_direction_effects_name_what_a_direction_changes():
+def test_each_claim_is_checked_digit_by_digit_and_said_only_when_it_held_often():
     def ink_to_digit(images: torch.Tensor) -> torch.Tensor:
         ink = ((images + 1) / 2).mean((1, 2, 3))
         probabilities = torch.full((len(images), 10), 0.0)
@@ -69,9 +76,27 @@ def test_direction_effects_name_what_a_direction_changes():
         return probabilities
 
     directions = torch.eye(4)[:2]  # z[0] changes the ink, z[1] changes nothing
-    effects = direction_effects(InkGenerator(), directions, samples=12, classify=ink_to_digit)
-    (plus, minus), (still_plus, still_minus) = effects
-    assert "bolder strokes" in plus or "wider" in plus
-    assert "thinner strokes" in minus or "narrower" in minus
-    assert "more like an 8" in plus and "more like a 1" in minus
-    assert still_plus == still_minus == "subtle changes"
+    ink, still = measure_directions(InkGenerator(), directions, classify=ink_to_digit)
+    assert EFFECT_SAMPLES >= 50
+    assert ink.name in ("Stroke width", "Width") and len(ink.name) <= 40
+    right = {claim.words: claim for claim in ink.right}
+    left = {claim.words: claim for claim in ink.left}
+    assert "bolder strokes" in right and "thinner strokes" in left and "more like an 8" in right
+    assert all(claim.tried == EFFECT_SAMPLES and claim.share >= CLAIM_SHARE for claim in [*ink.right, *ink.left])
+    # a direction that changes nothing earns no words: the check, not the wish, names the slider
+    assert still.name == "Mixed changes" and still.right == still.left == []
+
+
+def test_a_claim_that_holds_for_too_few_digits_is_left_out_and_reported():
+    class HalfInk(InkGenerator):
+        """z[0] adds ink only where z[1] > 0: about half the digits."""
+
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            gated = z.clone()
+            gated[:, 0] = torch.where(z[:, 1] > 0, z[:, 0], torch.zeros_like(z[:, 0]))
+            return super().forward(gated)
+
+    (effect,) = measure_directions(HalfInk(), torch.eye(4)[:1], samples=60)
+    assert "bolder strokes" not in [claim.words for claim in effect.right]
+    held = [claim for side, claim in effect.rejected if side == "right" and claim.words == "bolder strokes"]
+    assert held and 0.5 <= held[0].share < CLAIM_SHARE

@@ -32,11 +32,24 @@ def test_startup_builds_directions_labels_and_the_layer_list(explorer):
     assert explorer.directions.shape == (DIRECTION_COUNT, explorer.config.nz)
     torch.testing.assert_close(explorer.directions.norm(dim=1), torch.ones(DIRECTION_COUNT))
     labels = [explorer.direction_label(k) for k in range(DIRECTION_COUNT)]
-    assert all(label.startswith(f"Direction {k + 1} (") and " · left: " in label for k, label in enumerate(labels))
+    assert all(label.startswith(f"{k + 1}. ") and len(label) <= 40 for k, label in enumerate(labels))
+    assert all("% of first-layer variation)" in explorer.direction_info(k) for k in range(DIRECTION_COUNT))
     keys = [key for _, key in explorer.layer_choices()]
     assert keys == [f"generator.main.{i}" for i in range(len(explorer.netG.main))] + [
         f"discriminator.main.{i}" for i in range(len(explorer.netD.main))
     ]
+
+
+def test_startup_prints_how_often_each_slider_claim_held_and_measures_realness(app_checkpoint, app_classifier,
+                                                                             capsys):
+    explorer = Explorer(app_checkpoint, app_classifier)
+    report = capsys.readouterr().out
+    assert report.startswith("Slider labels, each claim checked on random digits")
+    for k in range(DIRECTION_COUNT):
+        assert f"  {explorer.direction_label(k)}: " in report
+    note = explorer.realness_note()
+    assert "About 0.5" in note and f"on {explorer.realness.count} real test digits" in note
+    assert 0 <= explorer.realness.real <= 1 and 0 <= explorer.realness.generated <= 1
 
 
 def test_same_seed_same_digit_and_other_seeds_differ(explorer):
@@ -102,6 +115,9 @@ def test_bad_seeds_get_a_clear_error(explorer, seed):
         (lambda ex: ex.explain_layer(1, "", "generator.main.0", 0, *ZERO), f"from 1 to {MAX_MAPS}"),
         (lambda ex: ex.explain_layer(1, "", "generator.main.0", MAX_MAPS + 1, *ZERO), f"from 1 to {MAX_MAPS}"),
         (lambda ex: ex.explain_layer(1, "", "generator.main.0", 2.5, *ZERO), "whole number"),
+        (lambda ex: ex.explain_view(1, "", "generator.main.3", 8, "loud", None, *ZERO), "colour scale must be"),
+        (lambda ex: ex.explain_view(1, "", "generator.main.3", 8, "shared", 10**6, *ZERO), "channel must be"),
+        (lambda ex: ex.digit_details(1, "", 100, *ZERO), "z dimension"),
         (lambda ex: ex.interpolate(1, 2, 1), f"from 2 to {MAX_FRAMES}"),
         (lambda ex: ex.interpolate(1, 2, MAX_FRAMES + 1), f"from 2 to {MAX_FRAMES}"),
         (lambda ex: ex.interpolate(1, -5, 4), "seed must"),
@@ -120,8 +136,9 @@ def test_explain_any_layer_shows_architecture_explanation_maps_and_statistics(ex
     key = [key for _, key in explorer.layer_choices()][index]
     layer = explorer.layers[key]
     architecture, explanation, grid, statistics = explorer.explain_layer(3, "", key, 16, *ZERO)
-    marked = [line for line in architecture.splitlines() if "<==" in line]
-    assert len(marked) == 1 and marked[0].strip().startswith(f"({layer.info.index}): {layer.info.kind}")
+    marked = [line for line in architecture.splitlines() if '<mark class="chosen-layer">' in line]
+    assert len(marked) == 1 and f"({layer.info.index}): {layer.info.kind}" in marked[0]
+    assert architecture.startswith('<pre class="architecture">') and "<==" not in architecture
     assert " x ".join(map(str, layer.info.output_shape)) in explanation
     assert f"{layer.info.parameters:,}" in explanation
     assert ("Output size" in explanation) == ("Conv" in layer.info.kind)
@@ -143,6 +160,63 @@ def test_explain_reads_the_real_layer_output_for_the_current_z(explorer):
     _, _, few, _ = explorer.explain_layer(9, "", "generator.main.1", 1, *ZERO)
     _, _, many, _ = explorer.explain_layer(9, "", "generator.main.1", MAX_MAPS, *ZERO)
     assert many.height > few.height
+
+
+def test_the_explain_panel_scales_maps_as_asked_and_enlarges_the_chosen_channel(explorer):
+    key = "generator.main.3"
+    shared = explorer.explain_view(4, "", key, 16, "shared", None, *ZERO)
+    own = explorer.explain_view(4, "", key, 16, "per-channel", None, *ZERO)
+    channels = [int(c) for c in shared.statistics.split("top to bottom): ")[1].split(".")[0].split(", ")]
+    assert shared.channel == own.channel == channels[0]
+    assert shared.channel_count == explorer.layers[key].info.output_shape[0]
+    assert "the same for every tile" in shared.statistics and "each tile on its own" in own.statistics
+    assert not np.array_equal(pixels(shared.grid), pixels(own.grid))
+    assert "Checkerboard, measured" in shared.statistics
+    chosen = explorer.explain_view(4, "", key, 16, "shared", channels[5], *ZERO)
+    assert chosen.channel == channels[5] and f"**Channel {channels[5]}**" in chosen.channel_caption
+    assert chosen.channel_picture.width >= 256
+
+
+def test_a_click_on_a_tile_names_its_channel(explorer):
+    from gan_core.render import grid_layout
+
+    key = "generator.main.3"
+    view = explorer.explain_view(4, "", key, 9, "shared", None, *ZERO)
+    channels = [int(c) for c in view.statistics.split("top to bottom): ")[1].split(".")[0].split(", ")]
+    layout = grid_layout(9, *explorer.layers[key].info.output_shape[1:])
+    top, left = layout.origin(4)
+    assert explorer.channel_at(4, "", key, 9, left + 2, top + 2, *ZERO) == channels[4]
+    assert explorer.channel_at(4, "", key, 9, 0, 0, *ZERO) is None  # the border, not a tile
+    last_d = list(explorer.layers)[-1]  # D's Sigmoid: one number
+    assert explorer.channel_at(4, "", last_d, 9, 10, 10, *ZERO) is None  # 1x1 maps are bars
+
+
+def test_a_layer_of_single_numbers_shows_them_as_bars(explorer):
+    view = explorer.explain_view(4, "", list(explorer.layers)[-1], 8, "shared", None, *ZERO)
+    _, realness, _, _ = explorer.generate(4, "", *ZERO)
+    assert view.grid.width > 4 * view.grid.height and view.channel_count == 1
+    assert f"min {realness:.3g}" in view.channel_caption
+
+
+def test_digit_details_say_the_verdict_show_a_real_digit_and_python_that_draws_it(explorer):
+    details = explorer.digit_details(12, "7=1.5", 7, 1.0, *ZERO[1:])
+    assert details.verdict.startswith("Classifier: ") and details.z_value == 1.5
+    if explorer.real_digits is not None:
+        digit = int(details.reference_caption.split("MNIST ")[1][0])
+        assert f"**{digit}**" in details.verdict and details.reference.size == (128, 128)
+    assert "compose_z(12, directions, [1, 0, 0, 0, 0, 0, 0, 0], {7: 1.5})" in details.snippet
+    assert f"scale={explorer.scale}" in details.snippet and "principal_directions(netG, 8, 1000)" in details.snippet
+
+
+def test_a_link_restores_a_view_and_a_bad_part_falls_back_alone(explorer):
+    view = explorer.view_from_query({"seed": "12345", "d3": "2", "z": "7:1.5,42:-2", "layer": "generator.main.3",
+                                     "tab": "explain"})
+    assert (view.seed, view.amounts[2], view.z_edits, view.layer, view.tab) == (
+        12345, 2.0, "7=1.5, 42=-2", "generator.main.3", "explain")
+    broken = explorer.view_from_query({"seed": "-3", "d1": "nan", "d2": "9", "z": "7:x", "layer": "../x",
+                                       "tab": "admin", "d3": "-1.5"})
+    assert (broken.seed, broken.amounts[:3], broken.z_edits, broken.layer, broken.tab) == (
+        42, (0.0, 0.0, -1.5), "", "generator.main.2", "steer")
 
 
 def test_interpolation_strip_and_gif_run_from_seed_a_to_seed_b(explorer):

@@ -70,12 +70,26 @@ def test_layer_output_of_the_last_layer_is_the_network_output(course_models):
         introspect.layer_output(netG, z, 14)
 
 
-def test_marked_architecture_marks_exactly_the_chosen_line(course_models):
+def test_architecture_lines_point_at_exactly_the_chosen_layer(course_models):
+    netG, netD = course_models
+    lines, chosen = introspect.architecture_lines(netG, 3)
+    assert "\n".join(lines) == repr(netG)
+    assert lines[chosen].strip().startswith("(3): ConvTranspose2d(512, 256")
+    _, last = introspect.architecture_lines(netD, 12)
+    assert introspect.architecture_lines(netD, 12)[0][last].strip() == "(12): Sigmoid()"
+
+
+def test_strided_transposed_convolutions_explain_the_checkerboard_and_measure_it(course_models):
     netG, _ = course_models
-    text = introspect.marked_architecture(netG, 3)
-    marked = [line for line in text.splitlines() if "<==" in line]
-    assert len(marked) == 1 and marked[0].strip().startswith("(3): ConvTranspose2d(512, 256")
-    assert text.replace("   <== this layer", "") == repr(netG)
+    table = introspect.layer_table(netG)
+    first, upsampling = introspect.explain(netG.main[0], table[0]), introspect.explain(netG.main[3], table[3])
+    assert "checkerboard" not in first  # stride 1 on a 1x1 input: nothing interleaves
+    assert "checkerboard" in upsampling and "unevenly" in upsampling and "4 interleaved classes" in upsampling
+    assert "distill.pub/2016/deconv-checkerboard" in upsampling
+    maps = torch.zeros(2, 4, 4)
+    maps[:, ::2, ::2] = 3.0  # one class of pixels bright: a checkerboard
+    assert introspect.checkerboard_means(maps, 2) == [3.0, 0.0, 0.0, 0.0]
+    assert introspect.channel_summary(maps[0]) == {"min": 0.0, "max": 3.0, "mean": 0.75}
 
 
 @pytest.mark.parametrize("network", ["generator", "discriminator"])

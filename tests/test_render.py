@@ -10,16 +10,20 @@ import torch
 from PIL import Image
 
 from gan_core.render import (
+    GRID_MAX_PIXELS,
     GRID_MIN_PIXELS,
     channel_grid,
+    channel_picture,
     colorize,
     gif_bytes,
+    grid_layout,
     grid_png,
     image_strip,
     labelled_strip,
     png_bytes,
     to_pil,
     to_uint8,
+    value_bars,
 )
 
 
@@ -57,22 +61,59 @@ def test_channel_grid_tiles_the_chosen_channels_on_one_scale_with_a_colour_bar()
     maps = torch.zeros(5, 4, 4)
     maps[0] = 2.0
     maps[3] = -1.0
-    image, limit = channel_grid(maps, [0, 3, 4])
-    assert limit == 2.0
-    pixels = np.asarray(image)
-    assert image.width >= GRID_MIN_PIXELS - 20
+    drawn = channel_grid(maps, [0, 3, 4])
+    assert drawn.limits.tolist() == [2.0, 2.0, 2.0]
+    pixels = np.asarray(drawn.image)
+    assert drawn.image.width >= GRID_MIN_PIXELS == 512
     # three tiles in a 2x2 grid: the first is full red, the second half-way to blue, the third white
     red, blue_half, white = (tuple(c) for c in colorize(np.array([2.0, -1.0, 0.0]), 2.0))
-    column_of = {tuple(pixels[5, x]) for x in range(pixels.shape[1])}
-    assert red in column_of and blue_half in column_of
-    assert white in {tuple(p) for p in pixels[pixels.shape[0] // 2]}
+    layout = drawn.layout
+    centres = [layout.origin(i) for i in range(3)]
+    colours = [tuple(pixels[top + layout.tile_h // 2, left + layout.tile_w // 2]) for top, left in centres]
+    assert colours == [red, blue_half, white]
     bar_row = pixels[-25]
     assert tuple(bar_row[10]) == (33, 102, 172) or tuple(bar_row[11]) == (33, 102, 172)
-    one, _ = channel_grid(maps, [0])
-    many, _ = channel_grid(torch.randn(64, 4, 4), list(range(64)))
-    assert many.height > one.height or many.width > one.width
+    many = channel_grid(torch.randn(64, 4, 4), list(range(64))).image
+    assert many.height > drawn.image.height or many.width > drawn.image.width
+    assert channel_grid(torch.randn(512, 4, 4), list(range(512))).image.width <= GRID_MAX_PIXELS
     with pytest.raises(ValueError, match="at least one channel"):
         channel_grid(maps, [])
+
+
+def test_per_channel_scale_gives_each_tile_its_own_full_colour_range():
+    maps = torch.zeros(2, 4, 4)
+    maps[0, 0, 0], maps[1, 0, 0] = 8.0, 0.5
+    shared, own = channel_grid(maps, [0, 1]), channel_grid(maps, [0, 1], per_channel=True)
+    assert shared.limits.tolist() == [8.0, 8.0] and own.limits.tolist() == [8.0, 0.5]
+    full_red = tuple(colorize(np.array([1.0]), 1.0)[0])
+    top, left = own.layout.origin(1)
+    assert tuple(np.asarray(own.image)[top, left]) == full_red  # the weak channel's peak is as red as the strong one's
+    assert tuple(np.asarray(shared.image)[top, left]) != full_red
+
+
+def test_a_click_on_the_grid_finds_its_tile_and_none_on_a_gap():
+    layout = grid_layout(5, 4, 4)
+    assert layout.columns == 3 and layout.width >= GRID_MIN_PIXELS
+    for index in range(5):
+        top, left = layout.origin(index)
+        assert layout.tile_at(left + 1, top + 1) == index
+        assert layout.tile_at(left + layout.tile_w - 1, top + layout.tile_h - 1) == index
+    top, left = layout.origin(0)
+    assert layout.tile_at(left + layout.tile_w, top) is None  # the gap after the first tile
+    last_top, last_left = layout.origin(5)  # the empty sixth cell
+    assert layout.tile_at(last_left + 1, last_top + 1) is None and layout.tile_at(-5, 3) is None
+
+
+def test_one_channel_is_enlarged_crisply_and_single_numbers_become_bars():
+    values = torch.arange(16.0).reshape(4, 4) - 8
+    picture = channel_picture(values, 8.0, pixels=64)
+    assert picture.width >= 64 and picture.height > 64  # the map, then its colour bar
+    blocks = np.asarray(picture)[:64, :64].reshape(4, 16, 4, 16, 3)
+    assert (blocks == blocks[:, :1, :, :1]).all()  # nearest neighbour: each value is one flat 16x16 square
+    bars = value_bars([0.5, -0.25], ["channel 0", "channel 1"], 0.5)
+    assert bars.width > 4 * bars.height
+    row = np.asarray(bars)[4 + 28 // 2]
+    assert (row == np.array(colorize(np.array([0.5]), 0.5)[0])).all(axis=1).sum() >= 140  # half the bar width
 
 
 def test_a_rounded_grid_is_kept_even_when_its_png_is_not_smaller():

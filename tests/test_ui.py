@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -18,22 +19,43 @@ def explorer(app_checkpoint: Path, app_classifier: Path) -> Explorer:
     return Explorer(app_checkpoint, app_classifier)
 
 
-def test_every_event_has_an_api_name_and_sliders_keep_the_last_release(explorer):
+def test_every_event_has_an_api_name_and_sliders_act_while_they_move(explorer):
     app = build_app(explorer)
     functions = list(app.fns.values())
     assert functions and all(fn.api_name for fn in functions)
     public = {fn.api_name for fn in functions if fn.api_visibility == "public"}
-    assert {"generate", "explain_layer", "interpolate", "epoch_grid", "snapshot_strip", "random_seed",
-            "z_value", "set_z_value", "clear_z_edits", "reset_directions"} <= public
+    assert {"generate", "explain_layer", "explain_view", "interpolate", "epoch_grid", "snapshot_strip",
+            "random_seed", "z_value", "set_z_value", "clear_z_edits", "reset_directions"} <= public
     generate_fn = next(fn for fn in functions if fn.api_name == "generate")
-    assert generate_fn.trigger_mode == "always_last"
+    assert generate_fn.trigger_mode == "always_last" and "repairSliders" in generate_fn.js
     model_events = [fn for fn in functions if fn.concurrency_id == "model"]
-    assert len(model_events) >= 10 and all(fn.concurrency_limit == ui.MODEL_WORKERS for fn in model_events)
-    assert sum(1 for _, event in generate_fn.targets if event == "release") == DIRECTION_COUNT
+    assert len(model_events) >= 9 and all(fn.concurrency_limit == ui.MODEL_WORKERS for fn in model_events)
+    # every slider moves the digit as it changes (drag, arrow keys, its number box); release adds nothing
+    assert sum(1 for _, event in generate_fn.targets if event == "change") == DIRECTION_COUNT + 2
     images = [block for block in app.blocks.values() if isinstance(block, gr.Image)]
-    assert images and all(image.format == "png" for image in images)
+    assert images and all(image.format == "png" or image.type == "filepath" for image in images)
     assert all(image.alt_text for image in images)
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False" and not app.analytics_enabled
+
+
+def test_typing_never_reaches_the_server_only_applied_values_do(explorer):
+    app = build_app(explorer)
+    by_id = {block.elem_id: block for block in app.blocks.values() if getattr(block, "elem_id", None)}
+    typed = {by_id["seed"]._id, by_id["z-edits"]._id}
+    for fn in app.fns.values():
+        triggers = {block_id for block_id, _ in fn.targets}
+        if triggers & typed:  # the boxes' own events only check in the browser and fill the hidden twins
+            assert fn.fn is None and fn.js, fn.api_name
+        if fn.fn is not None:
+            assert not {block._id for block in fn.inputs} & typed, fn.api_name
+
+
+def test_page_assets_carry_the_limits_page_js_checks_against(explorer):
+    assets = ui.page_assets(explorer)
+    assert assets.startswith("<style>") and "window.ganExplorer = " in assets
+    settings = json.loads(assets.split("window.ganExplorerConfig = ")[1].split(";</script>")[0])
+    assert settings["maxSeed"] == 2**32 - 1 and settings["nz"] == explorer.config.nz and settings["rawRange"] == 4.0
+    assert "{last}" in settings["seedHint"] and "</script" not in assets.split("<script>", 1)[1].split("</script>")[0]
 
 
 def test_random_seed_is_a_valid_seed():

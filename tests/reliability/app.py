@@ -17,6 +17,8 @@ memory must be within 100 MB of what it was before.
 Part 5 (many visitors): 16 clients at once, each with its own seeds, make mixed requests (generate, explain a
 layer, interpolate, z value, snapshots). Every answer must equal the answer to the same request made alone
 (no cross-talk); p50/p95 latency is printed for both.
+
+Part 7 (the server itself): oversized bodies, uploads, a flood from one client, disk (tests/reliability/server.py).
 """
 
 from __future__ import annotations
@@ -450,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=100, help="requests per client (part 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hostile arguments")
     parser.add_argument("--log", type=Path, default=None, help="keep the server's log in this file")
+    from tests.reliability import server  # part 7 builds on this module's helpers, so it is imported once they exist
+
+    server.add_arguments(parser)
     args = parser.parse_args(argv)
     if not (args.checkpoint / CONFIG_FILE).is_file():
         print(f"{args.checkpoint}: no checkpoint folder here; pass --checkpoint FOLDER")
@@ -469,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         problems += check_limits(app, table, table[0].input_shape[0], work / "limits")
         if args.clients and args.requests:
             problems += report_visitors(app, args, work, layers)
+        problems += server.report(app, args)
     for problem in problems:
         print(f"PROBLEM: {problem}")
     print(f"{len(problems)} problems")

@@ -1,0 +1,51 @@
+"""The view a student sees, as a link can carry it: seed, slider amounts, z edits, layer and tab.
+
+    ?seed=12345&d3=2&z=7:1.5,42:-2&layer=generator.main.3&tab=explain
+
+The page writes the link as the student works (demo/page.js); on load, view_from_query reads it back. A link with a
+typo still opens: each part that does not read as a valid value falls back to its default on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from gan_core.latent import bounded_number, format_z_edits, parse_z_edits, validate_seed
+
+TABS = ("steer", "explain", "interpolate", "history")  # the tabs' ids, as ?tab= names them
+DEFAULT_TAB = "steer"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ViewState:
+    seed: int
+    amounts: tuple[float, ...]  # one per direction slider
+    z_edits: str  # as the z-edits box shows them: "7=1.5, 42=-2"
+    layer: str
+    tab: str
+
+
+def view_from_query(query: Mapping[str, str], *, default_seed: int, directions: int, limit: float, nz: int,
+                    layers: Collection[str], default_layer: str) -> ViewState:
+    """The view a link's query parameters describe, each invalid or missing part replaced by its default."""
+    return ViewState(
+        seed=_or_default(lambda: validate_seed(query["seed"]), default_seed),
+        amounts=tuple(
+            _or_default(lambda k=k: bounded_number(query[f"d{k + 1}"], "direction", limit), 0.0)
+            for k in range(directions)
+        ),
+        z_edits=_or_default(lambda: format_z_edits(parse_z_edits(query["z"].replace(":", "="), nz)), ""),
+        layer=query.get("layer") if query.get("layer") in layers else default_layer,
+        tab=query.get("tab") if query.get("tab") in TABS else DEFAULT_TAB,
+    )
+
+
+def _or_default(read: Callable[[], T], default: T) -> T:
+    """What read() returns, or default when the part is missing or invalid."""
+    try:
+        return read()
+    except (KeyError, ValueError):
+        return default
