@@ -5,11 +5,12 @@ If generated digits sat much nearer to training digits than unseen real digits d
 a GAN that learned the distribution sits at about the same distance as an unseen digit.
 
 Computing the features of 60,000 digits takes about half a minute on two cores, too long for the app's start-up, so
-the index is built once and shipped beside the classifier (nearest.safetensors, 2.9 MB): the training features
-projected on their top principal components, in float16. A query takes a shortlist there and ranks it by the exact
-features of the shortlisted digits (on 500 test digits the shortlist held every true nearest 6).
+the index is built once and shipped with the data (data/nearest.safetensors, 1.4 MB): the training features
+projected on their top principal components and stored as 8-bit integers (one scale per component). A query takes
+a shortlist there and ranks it by the exact features of the shortlisted digits (on 500 test digits the shortlist
+held every true nearest 6). The index records which classifier it was built for and is refused for any other.
 
-    python -m gan_core.memorization checkpoints/mnist-classifier     # build (or rebuild) the index
+    python -m gan_core.memorization checkpoints/mnist-classifier     # build (or rebuild) data/nearest.safetensors
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import safetensors.torch
 import torch
 
 from gan_core.classifier import MnistClassifier, classifier_fingerprint, features, load_classifier
-from gan_core.data import mnist_uint8, to_model_range
+from gan_core.data import DEFAULT_DATA_DIR, mnist_uint8, to_model_range
 from gan_core.errors import CheckpointError
 from gan_core.files import atomic_write_bytes, read_file
 
 INDEX_FILE = "nearest.safetensors"
+DEFAULT_INDEX = DEFAULT_DATA_DIR / INDEX_FILE
 COMPONENTS = 24
 SHORTLIST = 100
 TYPICAL_SAMPLES = 1000  # test digits whose nearest-training-digit distance makes "typical"
@@ -49,15 +51,19 @@ def build_index(classifier: MnistClassifier, fingerprint: str, data_dir: str = "
     projection = v[:COMPONENTS].T.contiguous()
     test = features(classifier, to_model_range(mnist_uint8(data_dir, 28, train=False)[:TYPICAL_SAMPLES]))
     typical = torch.cdist(test, train).min(1).values.median().item()
-    tensors = {"mean": mean, "projection": projection, "projected": ((train - mean) @ projection).half()}
+    projected = (train - mean) @ projection
+    scale = projected.abs().amax(0) / 127
+    tensors = {"mean": mean, "projection": projection, "scale": scale,
+               "projected": (projected / scale).round().clamp(-127, 127).to(torch.int8)}
     return safetensors.torch.save(tensors, metadata={"typical_distance": repr(typical), "classifier": fingerprint})
 
 
 class NearestIndex:
-    """The shipped index of a classifier folder plus the training digits it points at."""
+    """The shipped index for the classifier of `folder`, plus the training digits it points at."""
 
-    def __init__(self, classifier: MnistClassifier, folder: str | Path, data_dir: str = "") -> None:
-        path = Path(folder) / INDEX_FILE
+    def __init__(self, classifier: MnistClassifier, folder: str | Path, data_dir: str = "",
+                 path: str | Path = DEFAULT_INDEX) -> None:
+        path = Path(path)
         data = read_file(path, limit=MAX_INDEX_BYTES)
         try:
             with safetensors.safe_open(str(path), framework="pt") as f:
@@ -72,7 +78,7 @@ class NearestIndex:
                                   f"python -m gan_core.memorization {folder}")
         self.classifier = classifier
         self.mean, self.projection = tensors["mean"].float(), tensors["projection"].float()
-        self.projected = tensors["projected"].float()
+        self.projected = tensors["projected"].float() * tensors["scale"].float()
         self.images = mnist_uint8(data_dir, 28, train=True)
         if len(self.images) != len(self.projected):
             raise CheckpointError(f"{path}: indexes {len(self.projected)} digits, the training set has "
@@ -96,14 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_core.memorization", description=__doc__.split("\n\n")[0])
     parser.add_argument("classifier", type=Path, help="classifier folder, e.g. checkpoints/mnist-classifier")
     parser.add_argument("--data-dir", default="", help="folder holding MNIST/raw (default: the shipped data/)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_INDEX, help="index file to write (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
         data = build_index(load_classifier(args.classifier), classifier_fingerprint(args.classifier), args.data_dir)
     except (CheckpointError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    atomic_write_bytes(args.classifier / INDEX_FILE, data)
-    print(f"wrote {args.classifier / INDEX_FILE} ({len(data):,} bytes)")
+    atomic_write_bytes(args.out, data)
+    print(f"wrote {args.out} ({len(data):,} bytes)")
     return 0
 
 

@@ -47,7 +47,8 @@ def test_an_index_of_another_classifier_or_a_damaged_one_is_refused(tmp_path):
     (folder / "config.json").write_text(config.replace(config.split('"sha256": "')[1][:64], "0" * 64))
     with pytest.raises(CheckpointError, match="another classifier"):
         NearestIndex(classifier, folder)
-    (folder / INDEX_FILE).write_bytes(b"not an index")
+    damaged = tmp_path / INDEX_FILE
+    damaged.write_bytes(b"not an index")
     with pytest.raises(CheckpointError, match="not a nearest-digit index"):
-        NearestIndex(classifier, folder)
+        NearestIndex(classifier, folder, path=damaged)
     assert weights.exists()
