@@ -1,6 +1,6 @@
 """How long live training takes to draw digits the shipped classifier names with confidence.
 
-    python -m benchmarks.live_training                          # the live defaults: 32x32, batch 32, lr 1e-3
+    python -m benchmarks.live_training                          # the live defaults: 32x32, batch 16, lr 1e-3
     python -m benchmarks.live_training --batch-size 128 --lr 2e-4   # the course's batch and learning rate
 
 runs one job through gan_core.live (a child process, one torch thread, as the app runs it) and prints, every

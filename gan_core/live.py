@@ -59,10 +59,10 @@ class LiveSettings:
     """What a visitor may choose: the design, how long, and gan_core's training options (off by default)."""
 
     design: Design = field(default_factory=lambda: course_design(32))
-    # Not the course's batch 128 and 2e-4: batch 32 at 1e-3 drew digits the classifier names (benchmarks/
-    # live_training.py) after about a quarter of the course recipe's CPU time; docs/course.md has the figures
-    steps: int = 600
-    batch_size: int = 32
+    # Not the course's batch 128 and 2e-4: batch 16 at 1e-3 drew digits the classifier names (benchmarks/
+    # live_training.py) after 450 to 550 steps, about a seventh of the course recipe's CPU time (docs/course.md)
+    steps: int = 700
+    batch_size: int = 16
     lr: float = 1e-3
     beta1: float = 0.5
     real_label: float = 1.0  # 0.9: one-sided label smoothing
