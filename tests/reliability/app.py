@@ -44,7 +44,7 @@ from gradio_client import Client
 from PIL import Image
 
 from demo.explorer import DIRECTION_COUNT as DIRECTIONS
-from demo.explorer import DISPLAY_PIXELS, MAX_FRAMES, MAX_MAPS
+from demo.explorer import DISPLAY_PIXELS, MAX_FRAMES, MAX_MAPS, SCALES
 from demo.serving import ServedApp, call_api, percentiles, serve
 from gan_core import load, load_discriminator
 from gan_core.introspect import LayerInfo, layer_table
@@ -131,11 +131,12 @@ def endpoints(layers: list[str]) -> list[Endpoint]:
     dirs = ("direction",) * DIRECTIONS
     controls = ("seed", "text", *dirs)
     explain = ("seed", "text", "layer", "count", *dirs)
+    view = ("seed", "text", "layer", "count", "scale")
     return [
-        Endpoint("generate", controls), Endpoint("generate_after_reset", controls),
-        Endpoint("generate_on_load", controls), Endpoint("explain_layer", explain),
-        Endpoint("explain_after_generate", explain), Endpoint("explain_on_load", explain),
-        Endpoint("snapshot_strip", controls), Endpoint("snapshots_after_generate", controls),
+        Endpoint("generate", controls), Endpoint("explain_layer", explain),
+        Endpoint("explain_view", (*view, "channel", *dirs)), Endpoint("explain_new_layer", (*view, *dirs)),
+        Endpoint("details_after_generate", ("seed", "text", "dim", "layer", "count", "scale", "channel", "tab", *dirs)),
+        Endpoint("snapshot_strip", controls), Endpoint("restore_view", ()),
         Endpoint("z_value", ("seed", "text", "dim", *dirs)), Endpoint("set_z_value", ("text", "dim", "value")),
         Endpoint("interpolate", ("seed", "seed", "frames")), Endpoint("epoch_grid", ("epoch",)),
         Endpoint("random_seed", ()), Endpoint("reset_directions", ()), Endpoint("clear_z_edits", ()),
@@ -148,6 +149,8 @@ def valid_value(kind: str, rng: random.Random, layers: list[str]) -> Any:
         "direction": lambda: round(rng.uniform(-4, 4), 1), "layer": lambda: rng.choice(layers),
         "count": lambda: rng.randint(1, 64), "dim": lambda: rng.randint(0, 99), "value": lambda: rng.uniform(-4, 4),
         "frames": lambda: rng.randint(2, 12), "epoch": lambda: 1,
+        "scale": lambda: rng.choice(SCALES), "channel": lambda: rng.choice([None, 0, 3]),
+        "tab": lambda: rng.choice(["explain", "steer", "interpolate", "history"]),
     }[kind]()
 
 
@@ -157,7 +160,7 @@ def hostile_value(kind: str, rng: random.Random) -> Any:
         pools = [Z_EDITS, Z_EDITS, STRINGS, EMPTIES, HUGE]
     elif kind == "layer":
         pools = [UNKNOWN_LAYERS, UNKNOWN_LAYERS, STRINGS, EMPTIES, HUGE]
-    elif kind in ("count", "frames", "epoch", "dim"):
+    elif kind in ("count", "frames", "epoch", "dim", "channel"):
         pools.append([0, 1, 2, 31, 32, 33, 99, 100, 512, 513, 10**6, 10**9, 2.5, -5])
     return rng.choice(rng.choice(pools))
 
