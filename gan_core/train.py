@@ -13,6 +13,7 @@ grid), checkpoints/step_NNNNNNN/ (the newest few) and snapshots/epoch_NNN/ (weig
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import tempfile
 from dataclasses import dataclass, field, fields, replace
@@ -201,8 +202,16 @@ def main(argv: list[str] | None = None) -> int:
         resume = f"; resume with: python -m gan_core.train --resume {run_dir}" if newest and not args.dry_run else ""
         print(f"\ninterrupted ({saved}){resume}", file=sys.stderr)
         return 130
-    # OSError: a full disk, a folder where a file goes, missing data (DataNotFoundError), ...
-    except (CheckpointError, RunFolderError, ValueError, OSError) as exc:
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:  # a folder where a file goes, missing data (DataNotFoundError), ...
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        run_dir = args.resume or args.out
+        print(f"error: the disk is full, writing {exc.filename or 'the run folder'}. Nothing saved before is lost "
+              f"(every write is atomic). Free some space, then resume with: python -m gan_core.train --resume "
+              f"{run_dir or 'RUN_DIR'}", file=sys.stderr)
+        return 2
+    except (CheckpointError, RunFolderError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

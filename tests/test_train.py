@@ -1,5 +1,6 @@
 """The training loop at tiny scale: dry runs, run folders, resume bit-identical to an uninterrupted run, NaN stops."""
 
+import errno
 import json
 import os
 import subprocess
@@ -598,3 +599,22 @@ def test_callbacks_see_every_step_epoch_and_save(tmp_path, tiny_model_config, ti
     assert ("save", "step_0000002") in seen and seen[-1] == ("save", "step_0000006")
     with pytest.raises(ValueError, match="unknown trainer event"):
         start_trainer(tiny_model_config, tiny_train_config(), tmp_path / "other", callbacks={"on_batch": []})
+
+
+def test_a_full_disk_names_the_file_and_the_fix(tmp_path, mnist_root, capsys, monkeypatch):
+    run = tmp_path / "run"
+
+    def full_disk(trainer, folder):
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "config.json"))
+
+    real_init = train_module.Trainer.__init__
+
+    def with_full_disk(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.add_callback("on_save", full_disk)
+
+    monkeypatch.setattr(train_module.Trainer, "__init__", with_full_disk)
+    assert main(_tiny_args(mnist_root, run, "--max-steps", "2")) == 2
+    err = capsys.readouterr().err
+    assert "the disk is full, writing" in err and "step_0000002" in err
+    assert f"resume with: python -m gan_core.train --resume {run}" in err and "Traceback" not in err
