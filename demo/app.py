@@ -110,7 +110,8 @@ def serve(explorer: Explorer, host: str, port: int, share: bool) -> None:
     them round-robin (demo/fairness.py), and the files Gradio writes go to a folder of this process kept under a
     disk budget (demo/disk.py). The REST routes that would skip the queue are closed (api_open=False).
     """
-    cache = tempfile.TemporaryDirectory(prefix="gan-explorer-cache-", dir=os.environ.get("GRADIO_TEMP_DIR"))
+    outer = os.environ.get("GRADIO_TEMP_DIR")
+    cache = tempfile.TemporaryDirectory(prefix="gan-explorer-cache-", dir=outer)
     os.environ["GRADIO_TEMP_DIR"] = cache.name  # read by every component built after this line
     app = build_app(explorer).queue(max_size=QUEUE_SIZE, api_open=False)
     mark_model_calls(app, MODEL_QUEUE["concurrency_id"])  # spaces.GPU on a ZeroGPU Space, nothing elsewhere
@@ -129,6 +130,11 @@ def serve(explorer: Explorer, host: str, port: int, share: bool) -> None:
         app.close()  # the server's thread, which would otherwise hold the process open
         budget.stop()
         cache.cleanup()
+        # a later app (or a child process) must not inherit a folder that no longer exists
+        if outer is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = outer
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def test_raw_z_shows_the_real_value_and_only_a_real_change_becomes_an_edit(open_
     page = open_page()
     page.get_by_text("All 100 numbers of z").click()
     value = page.locator("#z-value input[type=number]")
-    page.wait_for_function("() => document.querySelector('#z-value input[type=number]').value === '1.927'")
+    page.wait_for_function("() => document.querySelector('#z-value input[type=number]')?.value === '1.927'")
     before = classroom.digit_src(page)
     track = page.locator("#z-value input[type=range]")
     box = track.bounding_box()

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -38,7 +39,9 @@ def run_asgi(middleware, path: str, chunks: list[bytes], headers: list[tuple[byt
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": path, "headers": list(headers), "client": ("10.0.0.9", 1)}
-    asyncio.run(middleware(scope, receive, send))
+    # in a thread of its own: the browser tests' Playwright keeps an event loop running in this one
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, middleware(scope, receive, send)).result()
     status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return {"status": status, "body": body, "reads": seen["read"]}
