@@ -28,13 +28,22 @@ from gan_core.config import ModelConfig, TrainConfig, config_to_dict, field_help
 from gan_core.data import make_loader
 from gan_core.errors import CheckpointError, ConfigError, RunFolderError, TrainingDiverged
 from gan_core.files import atomic_write_json, read_json, remove_interrupted_writes
-from gan_core.layout import CHECKPOINTS, CONFIG_FILE, newest_checkpoint, run_folders
+from gan_core.layout import (
+    CHECKPOINTS,
+    CONFIG_FILE,
+    EMA_FOLDER,
+    HISTORY_FILE,
+    PROGRESS,
+    SNAPSHOTS,
+    newest_checkpoint,
+    run_folders,
+)
 from gan_core.trainer import Callback, Trainer
 
 RESUME_OVERRIDES = ("num_epochs", "max_steps", "lr_decay_epochs")  # the settings a resumed run may change
 _FLAG_NAMES = {"num_epochs": "epochs", "manual_seed": "seed"}
 # What training itself writes into a run folder; a new run refuses a folder holding anything else
-_RUN_ENTRIES = {CONFIG_FILE, "history.jsonl", *(folder.name for folder in run_folders("run")[1:]), "ema"}
+_RUN_ENTRIES = {CONFIG_FILE, HISTORY_FILE, CHECKPOINTS, SNAPSHOTS, PROGRESS, EMA_FOLDER}
 
 
 @dataclass
@@ -164,6 +173,11 @@ def _overrides(args: argparse.Namespace, *config_classes: type) -> dict[str, Any
             if getattr(args, f.name) is not None}
 
 
+def _run_dir(args: argparse.Namespace) -> Path:
+    """The run folder the command line means: --resume, --out, or runs/mnist<size>."""
+    return args.resume or args.out or Path("runs") / f"mnist{args.image_size or ModelConfig().image_size}"
+
+
 def _run(args: argparse.Namespace) -> None:
     show_progress = not args.no_progress
     if args.resume is not None:
@@ -183,7 +197,7 @@ def _run(args: argparse.Namespace) -> None:
             result = train(model_config, train_config, run_dir, loader=loader, show_progress=show_progress)
             print(f"dry run ok: {result.step} steps, last Loss_D={result.history[-1]['loss_d']:.4f}")
         return
-    run_dir = args.out or Path("runs") / f"mnist{model_config.image_size}"
+    run_dir = _run_dir(args)
     train(model_config, train_config, run_dir, show_progress=show_progress)
 
 
@@ -196,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
-        run_dir = args.resume or args.out or Path("runs") / f"mnist{args.image_size or ModelConfig().image_size}"
+        run_dir = _run_dir(args)
         newest = newest_checkpoint(run_dir)
         saved = f"the newest checkpoint is {newest.relative_to(run_dir / CHECKPOINTS)}" if newest else "nothing saved"
         resume = f"; resume with: python -m gan_core.train --resume {run_dir}" if newest and not args.dry_run else ""
@@ -206,10 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         if exc.errno != errno.ENOSPC:  # a folder where a file goes, missing data (DataNotFoundError), ...
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        run_dir = args.resume or args.out
+        run_dir = _run_dir(args)
         print(f"error: the disk is full, writing {exc.filename or 'the run folder'}. Nothing saved before is lost "
               f"(every write is atomic). Free some space, then resume with: python -m gan_core.train --resume "
-              f"{run_dir or 'RUN_DIR'}", file=sys.stderr)
+              f"{run_dir}", file=sys.stderr)
         return 2
     except (CheckpointError, RunFolderError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
