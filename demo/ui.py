@@ -20,7 +20,8 @@ from typing import Any
 
 import gradio as gr
 
-from demo import text, ui_panels
+from demo import text, ui_course, ui_experiments, ui_panels
+from demo.course import CourseLab
 from demo.explorer import DEFAULT_LAYER, DIRECTION_COUNT, DIRECTION_RANGE, Explorer, LayerView
 from demo.view_state import TABS
 from gan_core.latent import MAX_SEED, RAW_RANGE, Z_EDIT_CHARS_PER_DIM
@@ -89,8 +90,10 @@ def page_assets(explorer: Explorer) -> str:
             f"<script>{(HERE / 'page.js').read_text()}</script>")
 
 
-def build_app(explorer: Explorer) -> gr.Blocks:
-    """The Blocks: every event is a method of explorer, named for the API with api_name."""
+def build_app(explorer: Explorer, lab: CourseLab | None = None) -> gr.Blocks:
+    """The Blocks: every event is a method of explorer (or of the experiments and the course lab built on it),
+    named for the API with api_name. Without a lab, the app makes its own (app.course_lab; close it when done)."""
+    lab = lab if lab is not None else CourseLab()
     with gr.Blocks(title="GAN Explorer", analytics_enabled=False, delete_cache=(600, 3600)) as app:
         gr.HTML("", head=page_assets(explorer), elem_id="page-assets", js_on_load=None, padding=False)
         gr.Markdown(text.INTRO.format(nz=explorer.config.nz), elem_id="intro")
@@ -109,11 +112,22 @@ def build_app(explorer: Explorer) -> gr.Blocks:
                         ui_panels.interpolate_tab(page)
                     with gr.Tab("How it learned", id="history") as page.history_tab:
                         ui_panels.history_tab(explorer, page)
+                    with gr.Tab("Experiments", id="experiments") as page.experiments_tab:
+                        ui_experiments.experiments_tabs(explorer, page)
+                    with gr.Tab("Build and train", id="build") as page.build_tab:
+                        with gr.Tabs(elem_id="build-panels") as page.build_tabs:
+                            with gr.Tab("Change the architecture", id="architecture") as page.architecture_tab:
+                                ui_course.architecture_tab(lab, page)
+                            with gr.Tab("Train your own", id="train") as page.train_tab:
+                                ui_course.train_tab(lab, page)
         _wire_typing(page)
         _wire_digit(explorer, page)
         _wire_explain(explorer, page)
         _wire_panels(explorer, page)
         _wire_view(explorer, page, app)
+        ui_experiments.wire_experiments(explorer, page)
+        ui_course.wire_course(lab, page, app)
+    app.course_lab = lab
     return app
 
 
