@@ -30,7 +30,8 @@ from demo.fairness import QueueGate, install_fair_order  # noqa: E402
 from demo.limits import MAX_BODY_BYTES, BodyLimit  # noqa: E402
 from demo.startup import check_startup_files  # noqa: E402
 from demo.text import MISSING_CHECKPOINT_HELP  # noqa: E402
-from demo.ui import MODEL_QUEUE, build_app  # noqa: E402
+from demo.ui import build_app  # noqa: E402
+from demo.ui_common import MODEL_QUEUE  # noqa: E402
 from demo.zerogpu import mark_model_calls  # noqa: E402
 from gan_core.errors import CheckpointError  # noqa: E402
 from gan_core.layout import DEFAULT_CHECKPOINT, DEFAULT_CLASSIFIER  # noqa: E402
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"Cannot start GAN Explorer: {_relative(exc)}", file=sys.stderr)
         return 2
-    torch.set_num_threads(1)  # see ui.MODEL_WORKERS: parallel requests, not parallel threads within one
+    torch.set_num_threads(1)  # see ui_common.MODEL_WORKERS: parallel requests, not parallel threads within one
     serve(explorer, args.host, port, args.share)
     return 0
 

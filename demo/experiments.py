@@ -24,8 +24,9 @@ from gan_core.render import image_strip, to_pil
 
 MAX_CHANNELS_TEXT = 4000  # "0, 1, 2, ..." for every channel of the widest layer fits
 SKETCH_MAX_PIXELS = 1024  # a sketchpad image larger than this on a side is refused, not resized
+INK_MAX_SIDE = 128  # a drawing sent as text: at most this many rows of this many hex digits
 STRIP_COLUMNS = 9
-TILE_PIXELS = 96
+TILE_PIXELS = 128  # a generated or real digit as the experiments show it (64x64 digits at 2x)
 
 
 class Experiments:
@@ -48,7 +49,8 @@ class Experiments:
 
     # -- switch channels off ----------------------------------------------------------------------------
 
-    def _generator_layer(self, layer_key: Any) -> int:
+    def layer_index(self, layer_key: Any) -> int:
+        """The index in netG.main of a generator layer whose channels may be switched off (any before the output)."""
         keys = [k for k in self.explorer.layers if k.startswith("generator.")][:-1]  # not the output itself
         if layer_key not in keys:
             raise ValueError(f"choose a generator layer before the output: {', '.join(keys)}")
@@ -72,7 +74,7 @@ class Experiments:
         """Original digit, the digit with the channels switched off, their difference, and both verdicts."""
         if mode not in ablation.MODES:
             raise ValueError(f"mode must be one of {', '.join(ablation.MODES)}")
-        index = self._generator_layer(layer_key)
+        index = self.layer_index(layer_key)
         channels = self.parse_channels(channels_text, index)
         z = self.explorer.latent(seed, z_edits, amounts)
         netG = self.explorer.netG
@@ -99,7 +101,7 @@ class Experiments:
         """The ten channels whose removal alone changes this digit most."""
         if mode not in ablation.MODES:
             raise ValueError(f"mode must be one of {', '.join(ablation.MODES)}")
-        index = self._generator_layer(layer_key)
+        index = self.layer_index(layer_key)
         ranked = ablation.rank_channels(self.explorer.netG, self.explorer.latent(seed, z_edits, amounts), index, mode)
         return pd.DataFrame({"channel": [c for c, _ in ranked],
                              "mean change of a pixel": [round(change, 4) for _, change in ranked]})
@@ -182,7 +184,7 @@ class Experiments:
             raise ValueError("the nearest-digit search needs the classifier and its index, which are missing")
         image = generate(self.explorer.netG, self.explorer.latent(seed, z_edits, amounts))
         found = self.nearest_index.nearest(image)
-        gallery = [(self._tile(n.image), f"training digit {n.index}: distance {n.distance:.2f}") for n in found]
+        gallery = [(self._tile(n.image), f"{n.distance:.2f} (#{n.index})") for n in found]
         typical = self.nearest_index.typical_distance
         closest = found[0].distance
         verdict = ("nearer than unseen real digits usually get: look for a copy" if closest < 0.5 * typical
@@ -197,9 +199,28 @@ class Experiments:
         return overview_picture(self.explorer.netG, self.explorer.netD, z)
 
 
+def ink_from_text(drawing: str) -> np.ndarray:
+    """A drawing sent as text, the page's sketchpad format: rows of hex digits (0 no ink .. f full ink), one row per
+    line or separated by "/", every row as long as there are rows. Returns ink as uint8 (0 .. 255)."""
+    if len(drawing) > INK_MAX_SIDE * (INK_MAX_SIDE + 1):
+        raise ValueError(f"the drawing may be at most {INK_MAX_SIDE} rows of {INK_MAX_SIDE} hex digits")
+    rows = [row.strip() for row in drawing.replace("/", "\n").split("\n") if row.strip()]
+    if not rows:
+        raise ValueError("draw a digit first")
+    if any(len(row) != len(rows) for row in rows):
+        raise ValueError(f"the drawing must be square: {len(rows)} rows of {len(rows)} hex digits each")
+    try:
+        ink = np.array([[int(c, 16) for c in row] for row in rows], np.uint8)
+    except ValueError:
+        raise ValueError("the drawing may hold only hex digits 0-9 and a-f (how much ink each pixel has)") from None
+    return ink * 17  # f -> 255
+
+
 def sketch_to_image(sketch: Any) -> torch.Tensor:
-    """A sketchpad's drawing (Gradio's editor value, a PIL image or an array) as 1 x 1 x 28 x 28 in [-1, 1], framed
-    the way MNIST frames its digits: white ink on black, the ink's box scaled to 20 pixels and centred by mass."""
+    """A drawing (the page's hex text, Gradio's editor value, a PIL image or an array) as 1 x 1 x 28 x 28 in [-1, 1],
+    framed the way MNIST frames its digits: white ink on black, the ink's box scaled to 20 pixels, centred by mass."""
+    if isinstance(sketch, str):
+        sketch = ink_from_text(sketch)
     if isinstance(sketch, dict):
         sketch = sketch.get("composite")
     if isinstance(sketch, Image.Image):

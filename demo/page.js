@@ -139,6 +139,15 @@ window.ganExplorer = (() => {
     }
   }
 
+  // A teacher's link hides controls for a lesson (?hide=raw_z,history): a style rule, in place before they render.
+  const hidden = (new URLSearchParams(location.search).get("hide") || "").split(",").map((name) => name.trim());
+  const selectors = hidden.flatMap((name) => (Object.hasOwn(config.hiddenBy, name) ? config.hiddenBy[name] : []));
+  if (selectors.length) {
+    const style = document.createElement("style");
+    style.textContent = `${selectors.join(", ")} { display: none !important; }`;
+    document.head.append(style);
+  }
+
   // Phones get a number keypad for the seed.
   const seedInput = () => document.querySelector("#seed input, #seed textarea");
   const whenReady = setInterval(() => {

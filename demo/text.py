@@ -37,6 +37,64 @@ EXPLAIN_HELP = (
     "per channel."
 )
 INTERPOLATE_HELP = "Walk from one seed's z to another's along a great circle (spherical interpolation)."
+OVERVIEW_HELP = (
+    "The whole network for the current digit, left to right: z, each block of the generator (its 8 strongest feature "
+    "maps, its shape under it), the digit, each block of the discriminator, and its verdict. Click a layer to open "
+    "it in *Explain this layer*."
+)
+ABLATE_HELP = (
+    "Switch channels of a generator layer off and see what they were drawing: the original digit, the digit without "
+    "them, and where the two differ, with what the classifier and the discriminator say of each. *Rank* finds the "
+    "channels whose removal alone changes this digit most."
+)
+REAL_OR_FAKE_HELP = (
+    "Ten digits: some are real MNIST test digits, the others were drawn by the generator. Mark each one, then "
+    "reveal: your score, the discriminator's on the same ten, and what the classifier read. A generator that has "
+    "learned well pushes the discriminator towards 0.5 on everything: it can no longer tell."
+)
+FIND_Z_HELP = (
+    "Draw a digit. The app searches z so that the generator draws something close to it (from several starting "
+    "points, by gradient steps on z: a pixel loss, a classifier-feature loss, and a pull towards likely z). The "
+    "best match becomes the current digit, so every other panel shows it."
+)
+MAKE_REAL_HELP = (
+    "Gradient steps on z that raise the discriminator's score, or (Morph) the classifier's probability of another "
+    "digit. Watch honestly: D's score can rise while the digit gets stranger. The discriminator can be fooled, and "
+    "that is a lesson in itself."
+)
+NEAREST_HELP = (
+    "Has the generator just memorised its training digits? Here are the 6 nearest of the 60,000 training digits to "
+    "the current one, measured in the classifier's feature space, beside how near a real unseen digit usually gets."
+)
+# The guided tour: each step sets the seed, the layer and the tab, and says what to look at. A step's layer is a
+# role (demo.ui.tour_layers finds it in any checkpoint): the first block, an upsampling block, the digit, the verdict.
+TOUR = (
+    {"tab": "steer", "layer": "first", "title": "z, the generator's input",
+     "text": "Everything starts from z: 100 random numbers fixed by the seed. Type another seed and the digit "
+             "changes; the same seed always gives the same digit. Move a slider: z moves, and so does the digit."},
+    {"tab": "explain", "layer": "first", "title": "The first layer",
+     "text": "The first transposed convolution turns z (100 x 1 x 1) into hundreds of little 4 x 4 pictures, the feature "
+             "maps. Each is one channel; bright means a strong positive value. This is all the digit will be built "
+             "from."},
+    {"tab": "explain", "layer": "upsampling", "title": "Upsampling",
+     "text": "Each block doubles the size (stride 2) and halves the channels: 4 -> 8 -> 16 -> ... Here, near the end, "
+             "strokes begin to appear. Look for a faint checkerboard: it is what transposed convolutions leave."},
+    {"tab": "explain", "layer": "digit", "title": "The digit",
+     "text": "The last layer makes one channel at the image's size and Tanh squeezes it into -1 .. 1: black to white. That is "
+             "the digit on the left, pixel for pixel."},
+    {"tab": "explain", "layer": "verdict", "title": "The discriminator's verdict",
+     "text": "The discriminator reads the digit the other way, halving the size block by block down to 1 x 1, and Sigmoid turns the "
+             "last number into the realness on the left: near 1 means it looks real to D."},
+    {"tab": "history", "layer": "first", "title": "How it learned",
+     "text": "The two networks trained against each other. The curves show both losses; the epoch slider shows "
+             "what the generator drew from the same fixed noise as training went on."},
+    {"tab": "ablate", "layer": "first", "title": "An experiment: switch channels off",
+     "text": "Press *Rank this layer's channels*, then switch the top ones off: the digit loses what they drew. "
+             "Click tiles to pick channels yourself."},
+    {"tab": "overview", "layer": "first", "title": "The whole network at a glance",
+     "text": "Every layer at once, from z to the verdict. Change the seed and watch all of them change; click one "
+             "to explain it."},
+)
 MISSING_CHECKPOINT_HELP = (
     "Pass --checkpoint FOLDER (a folder with config.json and generator.safetensors), or make one: "
     "`python -m gan_core.train --out runs/mnist64` then `python -m gan_core.export runs/mnist64 "
@@ -175,3 +233,9 @@ directions, _ = principal_directions(netG, {count}, {samples})
 z = compose_z({seed}, directions, {steps}, {edit_text})
 to_pil(generate(netG, z), scale={scale}).save("digit-{seed}.png")
 """
+
+
+def tour_markdown(step: int) -> str:
+    """One step of the guided tour as Markdown: its number, title and what to look at."""
+    stop = TOUR[step]
+    return f"**Step {step + 1} of {len(TOUR)}: {stop['title']}.** {stop['text']}"

@@ -62,6 +62,16 @@ def digit_column(explorer: Explorer, page: SimpleNamespace) -> None:
         page.copy_status = gr.Markdown(elem_id="copy-status")
 
 
+def tour(page: SimpleNamespace) -> None:
+    """The guided tour: a step's words with Back and Next; each step also sets the seed, the layer and the tab."""
+    with gr.Accordion(f"Guided tour ({len(text.TOUR)} steps)", open=False, elem_id="tour") as page.tour:
+        page.tour_text = gr.Markdown(text.tour_markdown(0), elem_id="tour-text")
+        page.tour_step = gr.State(-1)  # -1: not started; Next opens the first step
+        with gr.Row():
+            page.tour_back = gr.Button("Back", size="sm", elem_id="tour-back")
+            page.tour_next = gr.Button("Next", size="sm", variant="primary", elem_id="tour-next")
+
+
 def seed_row(page: SimpleNamespace) -> None:
     """The seed box (applied on Enter, on leaving it or after a pause; see page.js) and its hidden twins."""
     with gr.Row(elem_id="seed-row"):
@@ -84,7 +94,7 @@ def steer_tab(explorer: Explorer, page: SimpleNamespace) -> None:
         for k in range(DIRECTION_COUNT)
     ]
     page.reset_button = gr.Button("Reset the sliders to 0", size="sm", elem_id="reset-directions")
-    with gr.Accordion(f"All {nz} numbers of z", open=False, elem_id="raw-z"):
+    with gr.Accordion(f"All {nz} numbers of z", open=False, elem_id="raw-z") as page.raw_z:
         gr.Markdown(text.RAW_Z_HELP.format(nz=nz))
         with gr.Row():
             page.dim = gr.Slider(0, nz - 1, value=0, step=1, label=f"Dimension of z (0 to {nz - 1})",
@@ -95,7 +105,8 @@ def steer_tab(explorer: Explorer, page: SimpleNamespace) -> None:
                                   placeholder="for example 7=1.5, 42=-2", elem_id="z-edits", max_lines=1)
         page.z_hint = gr.Markdown(elem_id="z-edits-hint")
         page.clear_button = gr.Button("Clear the edits", size="sm", elem_id="clear-z-edits")
-    with gr.Accordion("Copy as Python: draw exactly this digit with gan_core", open=False, elem_id="python"):
+    with gr.Accordion("Copy as Python: draw exactly this digit with gan_core", open=False,
+                      elem_id="python") as page.python:
         page.snippet = gr.Code(language="python", interactive=False, elem_id="python-snippet",
                                label="Python (run it in a clone of the repository)")
 

@@ -11,7 +11,8 @@ import pytest
 
 from demo import ui
 from demo.explorer import DIRECTION_COUNT, Explorer
-from demo.ui import build_app, random_seed, set_alt_text, visitor_errors
+from demo.ui import build_app, random_seed, set_alt_text
+from demo.ui_common import MODEL_WORKERS, visitor_errors
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def test_every_event_has_an_api_name_and_sliders_act_while_they_move(explorer):
     generate_fn = next(fn for fn in functions if fn.api_name == "generate")
     assert generate_fn.trigger_mode == "always_last" and "repairSliders" in generate_fn.js
     model_events = [fn for fn in functions if fn.concurrency_id == "model"]
-    assert len(model_events) >= 9 and all(fn.concurrency_limit == ui.MODEL_WORKERS for fn in model_events)
+    assert len(model_events) >= 9 and all(fn.concurrency_limit == MODEL_WORKERS for fn in model_events)
     # every slider moves the digit as it changes (drag, arrow keys, its number box); release adds nothing
     assert sum(1 for _, event in generate_fn.targets if event == "change") == DIRECTION_COUNT + 2
     images = [block for block in app.blocks.values() if isinstance(block, gr.Image)]
