@@ -7,7 +7,8 @@ it waits up to 50 ms between polls of its message queue, which shows in its figu
 (demo.serving.percentiles): each is a latency that was measured.
 
 Targets on 2 CPU cores: generate p95 <= 30 ms in-process, explain p95 <= 60 ms, HTTP with 8 clients p95 <= 250 ms,
-start-up <= 8 s. The drag figures time generate while sliders are dragged (one call in flight per client): p95
+start-up <= 8 s; the experiments (demo/experiments.py, in-process): find_z p95 <= 3 s, nearest <= 50 ms, overview
+<= 100 ms. The drag figures time generate while sliders are dragged (one call in flight per client): p95
 <= 100 ms with 1 client and <= 250 ms with 8 means the digit follows the mouse live.
 
     python -m benchmarks.app_latency                                    # the shipped checkpoint, full size
@@ -34,10 +35,12 @@ import httpx
 import torch
 from gradio_client import Client
 
+from demo.experiments import Experiments
 from demo.explorer import DIRECTION_COUNT, Explorer
 from demo.serving import call_api, percentiles, serve
 from gan_core.checkpoint import save_checkpoint
 from gan_core.config import ModelConfig
+from gan_core.latent import generate, z_from_seed
 from gan_core.layout import CONFIG_FILE, DEFAULT_CHECKPOINT, DEFAULT_CLASSIFIER
 from gan_core.models import build_models
 
@@ -82,6 +85,33 @@ def in_process(checkpoint: Path, classifier: Path, calls: int) -> None:
     print(f"  slowest layer {slowest}: median {1000 * statistics.median(by_layer[slowest]):.1f} ms")
     full = timed(lambda i: explorer.explain_layer(i, "", "generator.main.2", 512, *ZERO), max(10, calls // 5))
     print(f"explain generator.main.2, 512 maps {latency_text(full)}")
+    experiments(explorer, calls)
+
+
+EXPERIMENT_TARGETS_S = {"find_z": 3.0, "nearest": 0.050, "overview": 0.100}
+
+
+def experiments(explorer: Explorer, calls: int) -> None:
+    """The experiments that follow the digit or answer a drawing, timed as the page calls them. find_z is given
+    drawings that a generator can answer: digits of other seeds, as the sketchpad's hex text."""
+    lab = Experiments(explorer)
+
+    def drawing(seed: int) -> str:
+        digit = generate(explorer.netG, z_from_seed(10_000 + seed, explorer.config.nz))[0, 0]
+        ink = ((digit.clamp(-1, 1) + 1) * 7.5).round().int()  # [-1, 1] -> hex digits 0 .. f
+        return "/".join("".join(f"{v:x}" for v in row) for row in ink.tolist())
+
+    figures = {
+        "find_z": timed(lambda i: lab.find_z(drawing(i)), max(5, calls // 10), warmup=1),
+        "nearest": timed(lambda i: lab.nearest(i, "", *ZERO), calls) if lab.nearest_index is not None else None,
+        "overview": timed(lambda i: lab.overview(i, "", *ZERO), calls),
+    }
+    for name, times in figures.items():
+        if times is None:
+            print(f"{name:<34}skipped: {lab.nearest_note}")
+            continue
+        verdict = "met" if percentiles(times)["p95"] <= EXPERIMENT_TARGETS_S[name] else "MISSED"
+        print(f"{name:<34}{latency_text(times)}   target p95 <= {1000 * EXPERIMENT_TARGETS_S[name]:.0f} ms: {verdict}")
 
 
 class RestVisitor:

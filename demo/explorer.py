@@ -21,12 +21,12 @@ import torch
 from PIL import Image
 
 from demo import text
-from demo.real_digits import load_real_digits, realness_reference
+from demo.real_digits import RealnessReference, load_real_digits
+from demo.startup_cache import startup_figures
 from demo.view_state import ViewState, view_from_query
 from gan_core import introspect
 from gan_core.checkpoint import has_discriminator, load, load_discriminator, read_config
 from gan_core.classifier import classifier_temperature, classify, load_classifier
-from gan_core.directions import measure_directions, principal_directions
 from gan_core.errors import CheckpointError
 from gan_core.history import history_file, read_history
 from gan_core.latent import (
@@ -133,15 +133,14 @@ class Explorer:
             print(f"No MNIST classifier at {self.classifier_folder}: running without the digit guess.", file=sys.stderr)
         self.temperature = classifier_temperature(self.classifier_folder) if self.classifier is not None else 1.0
         self.scale = max(1, DISPLAY_PIXELS // self.config.image_size)
-        self.directions, self.explained = principal_directions(self.netG, DIRECTION_COUNT, DIRECTION_SAMPLES)
-        self.effects = measure_directions(
-            self.netG, self.directions, classify=self.probabilities if self.classifier is not None else None
-        )
-        print(text.effects_report(self.effects), flush=True)
         self.real_digits = load_real_digits(self.config.image_size)
-        self.realness = None
-        if self.netD is not None and self.real_digits is not None:
-            self.realness = realness_reference(self.netD, self.netG, self.real_digits)
+        figures = startup_figures(self.netG, self.netD, self.folder,
+                                  self.classifier_folder if self.classifier is not None else None,
+                                  self.probabilities if self.classifier is not None else None, self.real_digits,
+                                  DIRECTION_COUNT, DIRECTION_SAMPLES)
+        self.directions, self.explained, self.effects = figures.directions, figures.explained, figures.effects
+        self.realness = RealnessReference(*figures.realness) if figures.realness is not None else None
+        print(text.effects_report(self.effects), flush=True)
         networks = [self.netG] + ([self.netD] if self.netD is not None else [])
         self.layers = {
             info.key: Layer(net, net.main[info.index], info)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from huggingface_hub import SpaceCard
 
+from demo.startup_cache import CACHE_FILE
 from gan_core.classifier import WEIGHTS_FILE
 from gan_core.hub import CHECKPOINT_PATTERNS
 from gan_core.layout import DEFAULT_CHECKPOINT, DEFAULT_CLASSIFIER
@@ -30,8 +31,11 @@ from gan_core.layout import DEFAULT_CHECKPOINT, DEFAULT_CLASSIFIER
 APP_ROOT = Path(__file__).resolve().parent.parent
 CODE_FOLDERS = ("demo", "gan_core")
 LEFT_OUT = ("demo/space.py", "demo/serving.py")  # this builder; the server helper of the tests and benchmarks
-CHECKPOINT_FILES = (*CHECKPOINT_PATTERNS, WEIGHTS_FILE)
-DATA_FILES = ("data/README.md", "data/MNIST/raw/t10k-images-idx3-ubyte.gz", "data/MNIST/raw/t10k-labels-idx1-ubyte.gz")
+CHECKPOINT_FILES = (*CHECKPOINT_PATTERNS, WEIGHTS_FILE, CACHE_FILE)
+# the test digits (real digits beside the generated one, real or fake), the training digits and their index (nearest)
+DATA_FILES = ("data/README.md", "data/nearest.safetensors",
+              *(f"data/MNIST/raw/{part}-{kind}-idx{dims}-ubyte.gz" for part in ("t10k", "train")
+                for kind, dims in (("images", 3), ("labels", 1))))
 LFS_ATTRIBUTES = "filter=lfs diff=lfs merge=lfs -text"
 # The Hub's limits (huggingface.co/docs/hub: repositories-getting-started, storage-limits): a file over 10 MB must
 # go through LFS/Xet (so must any binary file pushed with git), under 10,000 entries a folder, 100,000 files a repo.

@@ -73,18 +73,18 @@ TOUR = (
      "text": "Everything starts from z: 100 random numbers fixed by the seed. Type another seed and the digit "
              "changes; the same seed always gives the same digit. Move a slider: z moves, and so does the digit."},
     {"tab": "explain", "layer": "first", "title": "The first layer",
-     "text": "The first transposed convolution turns z (100 x 1 x 1) into hundreds of little 4 x 4 pictures, the feature "
-             "maps. Each is one channel; bright means a strong positive value. This is all the digit will be built "
-             "from."},
+     "text": "The first transposed convolution turns z (100 x 1 x 1) into hundreds of little 4 x 4 pictures, the "
+             "feature maps. Each is one channel; bright means a strong positive value. This is all the digit will be "
+             "built from."},
     {"tab": "explain", "layer": "upsampling", "title": "Upsampling",
      "text": "Each block doubles the size (stride 2) and halves the channels: 4 -> 8 -> 16 -> ... Here, near the end, "
              "strokes begin to appear. Look for a faint checkerboard: it is what transposed convolutions leave."},
     {"tab": "explain", "layer": "digit", "title": "The digit",
-     "text": "The last layer makes one channel at the image's size and Tanh squeezes it into -1 .. 1: black to white. That is "
-             "the digit on the left, pixel for pixel."},
+     "text": "The last layer makes one channel at the image's size and Tanh squeezes it into -1 .. 1: black to "
+             "white. That is the digit on the left, pixel for pixel."},
     {"tab": "explain", "layer": "verdict", "title": "The discriminator's verdict",
-     "text": "The discriminator reads the digit the other way, halving the size block by block down to 1 x 1, and Sigmoid turns the "
-             "last number into the realness on the left: near 1 means it looks real to D."},
+     "text": "The discriminator reads the digit the other way, halving the size block by block down to 1 x 1, and "
+             "Sigmoid turns the last number into the realness on the left: near 1 means it looks real to D."},
     {"tab": "history", "layer": "first", "title": "How it learned",
      "text": "The two networks trained against each other. The curves show both losses; the epoch slider shows "
              "what the generator drew from the same fixed noise as training went on."},

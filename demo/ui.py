@@ -29,7 +29,8 @@ HERE = Path(__file__).resolve().parent
 # What each ?hide= name (view_state.HIDEABLE) hides, as CSS selectors page.js hides: a whole tab is its button
 HIDDEN_BY = {"raw_z": ["#raw-z"], "python": ["#python"], "tour": ["#tour"],
              "sliders": ["[id^='direction-']", "#reset-directions"],
-             **{tab: [f"#tab-{tab}-button", f"#tab-{tab}"] for tab in ("interpolate", "history", "experiments", "build")}}
+             **{tab: [f"#tab-{tab}-button", f"#tab-{tab}"]
+                for tab in ("interpolate", "history", "experiments", "build")}}
 TYPING_PAUSE_MS = 700  # a typed seed or z edit is applied after this pause (or at once on Enter or leaving the box)
 
 

@@ -15,7 +15,9 @@ from torch import nn
 from gan_core.classifier import INPUT_SIZE, MnistClassifier
 from gan_core.latent import slerp
 
-FIND_STARTS = 6  # random starting points searched at once; the best one wins
+# random starting points searched at once; the best one wins. On 6 generated targets (64x64, one thread) 6 starts
+# took 1.5x the time of 3 and were at most 0.016 closer in mean pixel error (0.053-0.147 against 0.063-0.147)
+FIND_STARTS = 3
 FIND_STEPS = 60
 FIND_LR = 0.08
 FEATURE_WEIGHT = 0.05  # the classifier-feature term: shape over exact pixels

@@ -38,7 +38,9 @@ def test_the_folder_holds_the_app_the_library_and_the_default_checkpoints_only(c
     assert not any(name.startswith(("checkpoints/mnist-dcgan-32/", "runs/", "tests/", "benchmarks/", ".git/"))
                    or "__pycache__" in name or name in space.LEFT_OUT for name in files)
     assert "checkpoints/mnist-dcgan-64/evaluation.json" not in files  # measured, not read by the app
-    assert "data/MNIST/raw/train-images-idx3-ubyte.gz" not in files  # the app shows test digits only
+    # the nearest-digit experiment shows training digits, found through the shipped index
+    assert {"data/MNIST/raw/train-images-idx3-ubyte.gz", "data/nearest.safetensors",
+            "checkpoints/mnist-dcgan-64/explorer-cache.json"} <= files
 
 
 def test_readme_is_the_spaces_configuration_for_the_hardware(cpu_space, tmp_path):
