@@ -129,6 +129,7 @@ def serve(explorer: Explorer, host: str, port: int, share: bool) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
         app.close()  # the server's thread, which would otherwise hold the process open
+        app.course_lab.close()  # kill a running training and remove its temporary files
         budget.stop()
         cache.cleanup()
         # a later app (or a child process) must not inherit a folder that no longer exists

@@ -5,6 +5,7 @@ digit, find its nearest training digits, and the whole network at a glance. Bad 
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -25,6 +26,8 @@ from gan_core.render import image_strip, to_pil
 MAX_CHANNELS_TEXT = 4000  # "0, 1, 2, ..." for every channel of the widest layer fits
 SKETCH_MAX_PIXELS = 1024  # a sketchpad image larger than this on a side is refused, not resized
 INK_MAX_SIDE = 128  # a drawing sent as text: at most this many rows of this many hex digits
+INK_MIN_SIDE = 8
+HEX_ROW = re.compile(r"[0-9a-fA-F]+")
 STRIP_COLUMNS = 9
 TILE_PIXELS = 128  # a generated or real digit as the experiments show it (64x64 digits at 2x)
 
@@ -207,13 +210,12 @@ def ink_from_text(drawing: str) -> np.ndarray:
     rows = [row.strip() for row in drawing.replace("/", "\n").split("\n") if row.strip()]
     if not rows:
         raise ValueError("draw a digit first")
-    if any(len(row) != len(rows) for row in rows):
-        raise ValueError(f"the drawing must be square: {len(rows)} rows of {len(rows)} hex digits each")
-    try:
-        ink = np.array([[int(c, 16) for c in row] for row in rows], np.uint8)
-    except ValueError:
-        raise ValueError("the drawing may hold only hex digits 0-9 and a-f (how much ink each pixel has)") from None
-    return ink * 17  # f -> 255
+    if not INK_MIN_SIDE <= len(rows) or any(len(row) != len(rows) for row in rows):
+        raise ValueError(f"the drawing must be square, {INK_MIN_SIDE} to {INK_MAX_SIDE} rows of as many hex digits "
+                         f"each; got {len(rows)} rows")
+    if not all(HEX_ROW.fullmatch(row) for row in rows):  # ASCII only: int() would also read "٣" as 3
+        raise ValueError("the drawing may hold only hex digits 0-9 and a-f (how much ink each pixel has)")
+    return np.array([[int(c, 16) for c in row] for row in rows], np.uint8) * 17  # f -> 255
 
 
 def sketch_to_image(sketch: Any) -> torch.Tensor:

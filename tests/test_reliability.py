@@ -17,7 +17,7 @@ from gradio_client.exceptions import AppError
 from gan_core.layout import HISTORY_FILE
 from gan_core.train import main
 from tests.reliability import app as app_harness
-from tests.reliability import checkpoints, kills
+from tests.reliability import checkpoints, kills, training
 
 SAMPLE_SIZE = 30
 
@@ -130,3 +130,12 @@ def test_concurrent_visitors_get_the_answers_they_would_get_alone(served_app, la
     result = app_harness.run_visitors(served_app, 4, 6, tmp_path, [info.key for info in layers])
     assert result["failures"] == {} and result["mismatches"] == []
     assert result["answered"] == 24
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_the_training_line_serves_two_visitors_and_forgets_one_that_leaves(capsys):
+    assert training.main(["--steps", "150", "--calls", "10"]) == 0
+    report = capsys.readouterr().out
+    assert "Waiting in line: place 1" in report and "Finished at step 30 of 30" in report
+    assert "B explored its result: True" in report and "both left: none" in report

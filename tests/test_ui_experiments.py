@@ -65,7 +65,8 @@ def test_a_drawing_sent_as_hex_text_reads_as_ink_and_bad_text_is_refused():
     digit = sketch_to_image("/".join(rows))
     columns = np.nonzero(digit[0, 0].numpy() > 0)[1]
     assert abs(columns.mean() - 13.5) < 1.5  # centred like MNIST
-    for bad, message in [("", "draw a digit"), ("0f/0", "square"), ("zz/zz", "hex digits"),
+    for bad, message in [("", "draw a digit"), ("0f/0", "square"), ("/".join(["zz" * 5] * 10), "hex digits"),
+                         ("٣", "square"), ("/".join(["٣" * 10] * 10), "hex digits"),
                          ("0" * (INK_MAX_SIDE + 2) ** 2, "at most")]:
         with pytest.raises(ValueError, match=message):
             sketch_to_image(bad)

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-HARNESSES = ("app", "checkpoints", "kills")
+HARNESSES = ("app", "checkpoints", "kills", "training")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import math
 import os
 import random
@@ -43,13 +44,16 @@ import numpy as np
 from gradio_client import Client
 from PIL import Image
 
+from demo.course import BLOCK_COLUMNS, CourseLab
 from demo.explorer import DIRECTION_COUNT as DIRECTIONS
 from demo.explorer import DISPLAY_PIXELS, MAX_FRAMES, MAX_MAPS, SCALES
 from demo.serving import ServedApp, call_api, percentiles, serve
 from gan_core import load, load_discriminator
+from gan_core.architecture import course_design, design_to_dict
 from gan_core.introspect import LayerInfo, layer_table
 from gan_core.latent import MAX_SEED, Z_EDIT_CHARS_PER_DIM, generate, z_from_seed
 from gan_core.layout import CONFIG_FILE, DEFAULT_CHECKPOINT
+from gan_core.real_or_fake import ROUND_SIZE
 from gan_core.render import to_pil
 
 RSS_GROWTH_LIMIT_MB = 100
@@ -59,6 +63,7 @@ CLEAR_ENDINGS = {
     "gradio.exceptions.Error:": "gr.Error: the app's message (or Gradio's range / choice check)",
     "gradio.exceptions.ComponentProcessingError:": "Gradio's input check: a value its component cannot take",
     "ValueError: An event handler": "Gradio's input check: too few arguments",
+    "pydantic_core._pydantic_core.ValidationError:": "Gradio's input check: not the data a table component takes",
 }
 UNEXPECTED = "UNEXPECTED server error"
 
@@ -115,6 +120,11 @@ STRINGS = ["", " ", "abc", "1e3", " 42 ", "0x10", "4.0", "-0", "\x00", "٣", "1_
 EMPTIES = [None, [], {}, [1, 2], {"value": 1}, True, False]
 Z_EDITS = ["", "1=1", "1=nan", "1=inf", "99=1", "100=1", "-1=1", "1=1e309", "=", "==", "1=2=3", ",,,", "1.5=1",
            "1=", "=1", "1=4.0001", "1 = 2 ; 3 = -1", "0=-4,99=4", "x=y", "1=1," * 200, "1=1," * 100_000]
+DRAWINGS_AND_CHANNELS = ["0-99999", "5-2", "1,,2", "-3", "1e9", "0" * 129 * 129, "f" * 128 * 128, "0f/0", "g" * 4,
+                         "/".join(["f" * 128] * 128), "/".join(["0" * 28] * 28), "\n" * 10_000, "1-" * 3_000]
+DESIGNS = ["{", "[" * 20_000, '{"generator": [[64, 4, 2, 1]] * 9}', '{"nz": 1000000}', "rows", "other",
+           {"data": [["x"] * 4]}, {"headers": ["channels"], "data": [[1, 2, 3, 4]] * 50},
+           json.dumps({"generator": [[4096, 16, 4, 8]] * 8, "discriminator": [[4096, 16, 4, 8]] * 8})]
 UNKNOWN_LAYERS = ["", "generator.main.99", "generator.main", "discriminator.main.-1", "__class__",
                   "generator.main.2 ", "GENERATOR.MAIN.2", "../etc/passwd", "generator.main.2\x00", [],
                   ["generator.main.2"]]
@@ -140,6 +150,22 @@ def endpoints(layers: list[str]) -> list[Endpoint]:
         Endpoint("z_value", ("seed", "text", "dim", *dirs)), Endpoint("set_z_value", ("text", "dim", "value")),
         Endpoint("interpolate", ("seed", "seed", "frames")), Endpoint("epoch_grid", ("epoch",)),
         Endpoint("random_seed", ()), Endpoint("reset_directions", ()), Endpoint("clear_z_edits", ()),
+        # the experiments (demo/ui_experiments.py) and the tour
+        Endpoint("ablate", ("seed", "text", "g_layer", "channels", "mode", *dirs)),
+        Endpoint("rank_channels", ("seed", "text", "g_layer", "mode", *dirs)),
+        Endpoint("ablate_maps", ("seed", "text", "g_layer", *dirs)),
+        Endpoint("real_or_fake", ()), Endpoint("real_or_fake_reveal", ("mark",) * ROUND_SIZE),
+        Endpoint("find_z", ("drawing",)), Endpoint("walk", ("seed", "text", "frames")),
+        Endpoint("make_real", controls), Endpoint("morph", ("seed", "text", "digit", *dirs)),
+        Endpoint("nearest", controls), Endpoint("overview", controls), Endpoint("tour", ("step",)),
+        # the course (demo/ui_course.py); a valid start trains for a few steps, and one session has one training
+        Endpoint("check_architecture", ("design",)), Endpoint("design_json", ("blocks", "blocks", "nz", "size")),
+        Endpoint("course_32", ()), Endpoint("course_64", ()),
+        Endpoint("add_g_block", ("blocks",)), Endpoint("remove_g_block", ("blocks",)),
+        Endpoint("add_d_block", ("blocks",)), Endpoint("remove_d_block", ("blocks",)),
+        Endpoint("train_start", ("design_choice", "design", "steps", "batch", "lr", "flag", "noise", "r1", "flag",
+                                 "seed")),
+        Endpoint("train_status", ()), Endpoint("train_stop", ()),
     ]
 
 
@@ -150,7 +176,17 @@ def valid_value(kind: str, rng: random.Random, layers: list[str]) -> Any:
         "count": lambda: rng.randint(1, 64), "dim": lambda: rng.randint(0, 99), "value": lambda: rng.uniform(-4, 4),
         "frames": lambda: rng.randint(2, 12), "epoch": lambda: 1,
         "scale": lambda: rng.choice(SCALES), "channel": lambda: rng.choice([None, 0, 3]),
-        "tab": lambda: rng.choice(["explain", "steer", "interpolate", "history"]),
+        "tab": lambda: rng.choice(["explain", "steer", "interpolate", "history", "overview", "nearest"]),
+        "g_layer": lambda: rng.choice([layer for layer in layers if layer.startswith("generator.")][:-1]),
+        "channels": lambda: rng.choice(["", "0", "1-5", "3, 7"]), "mode": lambda: rng.choice(["zero", "mean"]),
+        "mark": lambda: rng.choice(["real", "fake"]), "digit": lambda: str(rng.randint(0, 9)),
+        "drawing": lambda: "/".join(("0" * 12 + "ff" + "0" * 14) if 4 <= y < 24 else "0" * 28 for y in range(28)),
+        "step": lambda: rng.randint(0, 7),
+        "design": lambda: json.dumps(design_to_dict(course_design(rng.choice([32, 64])))),
+        "blocks": lambda: {"headers": list(BLOCK_COLUMNS), "data": CourseLab.preset(rng.choice([32, 64]))[0]},
+        "nz": lambda: 100, "size": lambda: rng.choice([32, 64]), "design_choice": lambda: "course",
+        "steps": lambda: rng.randint(1, 3), "batch": lambda: rng.choice([16, 32, 64]), "lr": lambda: 1e-3,
+        "flag": lambda: rng.random() < 0.5, "noise": lambda: rng.uniform(0, 0.5), "r1": lambda: rng.uniform(0, 10),
     }[kind]()
 
 
@@ -158,9 +194,15 @@ def hostile_value(kind: str, rng: random.Random) -> Any:
     pools = [HUGE, FLOATS, NON_FINITE, STRINGS, EMPTIES]
     if kind == "text":
         pools = [Z_EDITS, Z_EDITS, STRINGS, EMPTIES, HUGE]
+    elif kind in ("design", "blocks", "design_choice"):
+        pools = [DESIGNS, DESIGNS, STRINGS, EMPTIES, HUGE]
+    elif kind in ("channels", "drawing"):
+        pools = [DRAWINGS_AND_CHANNELS, DRAWINGS_AND_CHANNELS, STRINGS, EMPTIES, HUGE]
+    elif kind in ("mode", "mark", "digit", "g_layer"):
+        pools = [UNKNOWN_LAYERS, STRINGS, EMPTIES, HUGE, ["zero ", "REAL", "10", "-1", "generator.main.13"]]
     elif kind == "layer":
         pools = [UNKNOWN_LAYERS, UNKNOWN_LAYERS, STRINGS, EMPTIES, HUGE]
-    elif kind in ("count", "frames", "epoch", "dim", "channel"):
+    elif kind in ("count", "frames", "epoch", "dim", "channel", "step", "steps", "batch", "nz", "size"):
         pools.append([0, 1, 2, 31, 32, 33, 99, 100, 512, 513, 10**6, 10**9, 2.5, -5])
     return rng.choice(rng.choice(pools))
 
