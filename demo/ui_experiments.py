@@ -31,16 +31,18 @@ FOLLOWING_TABS = ("overview", "nearest")
 
 def experiments_tabs(explorer: Explorer, page: SimpleNamespace) -> gr.Tabs:
     page.experiments = Experiments(explorer)
-    with gr.Tabs(elem_id="experiment-panels") as tabs:
+    with gr.Tabs(elem_id="experiment-panels", overflow_behavior="wrap") as tabs:
         with gr.Tab("Switch channels off", id="ablate") as page.ablate_tab:
             _ablate_panel(explorer, page)
-        with gr.Tab("Real or fake?", id="real_or_fake") as page.real_or_fake_tab:
+        # real or fake and the nearest training digits are MNIST's: other datasets' checkpoints go without them
+        mnist = explorer.dataset == "mnist"
+        with gr.Tab("Real or fake?", id="real_or_fake", visible=mnist) as page.real_or_fake_tab:
             _real_or_fake_panel(page)
         with gr.Tab("Draw a digit", id="find_z") as page.find_z_tab:
             _find_z_panel(page)
         with gr.Tab("Make it more real", id="make_real") as page.make_real_tab:
             _make_real_panel(page)
-        with gr.Tab("Has it memorised?", id="nearest") as page.nearest_tab:
+        with gr.Tab("Has it memorised?", id="nearest", visible=mnist) as page.nearest_tab:
             gr.Markdown(text.NEAREST_HELP)
             page.nearest_note = gr.Markdown(page.experiments.nearest_note, elem_id="nearest-note")
             page.nearest_gallery = gr.Gallery(label="The 6 nearest training digits: distance (training digit number)",

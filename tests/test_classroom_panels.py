@@ -51,6 +51,7 @@ def test_feature_maps_are_big_crisp_and_scaled_as_asked_and_a_channel_enlarges(o
     classroom.wait_for_new_src(page, "#maps img", shared)
     assert "each tile on its own" in page.locator("#statistics").inner_text()
     old = page.locator("#channel-picture img").first.get_attribute("src")
+    maps.scroll_into_view_if_needed()
     box = maps.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.3)
     classroom.wait_for_new_src(page, "#channel-picture img", old)
