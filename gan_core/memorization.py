@@ -31,7 +31,9 @@ from gan_core.files import atomic_write_bytes, read_file
 INDEX_FILE = "nearest.safetensors"
 DEFAULT_INDEX = DEFAULT_DATA_DIR / INDEX_FILE
 COMPONENTS = 24
-SHORTLIST = 100
+# candidates from the PCA index that get exact distances: for 40 generated digits, 50 found the same 6 nearest as
+# 400 did, in 17 ms a query instead of 31 ms for 100 (one thread)
+SHORTLIST = 50
 TYPICAL_SAMPLES = 1000  # test digits whose nearest-training-digit distance makes "typical"
 MAX_INDEX_BYTES = 20_000_000
 
