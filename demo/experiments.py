@@ -117,6 +117,8 @@ class Experiments:
         return seed, [self._tile(image) for image in self._round(seed).images]
 
     def _round(self, seed: Any) -> Round:
+        if self.explorer.dataset != "mnist":
+            raise ValueError(f"real or fake mixes in real MNIST digits, and this is a {self.explorer.dataset} model")
         if self._test_digits is None:
             self._test_digits = mnist_uint8("", 28, train=False)
         return new_round(self.explorer.netG, seed, self._test_digits)

@@ -25,7 +25,7 @@ from demo.real_digits import RealnessReference, load_real_digits
 from demo.startup_cache import startup_figures
 from demo.view_state import ViewState, view_from_query
 from gan_core import introspect
-from gan_core.checkpoint import has_discriminator, load, load_discriminator, read_config
+from gan_core.checkpoint import checkpoint_dataset, has_discriminator, load, load_discriminator, read_config
 from gan_core.classifier import classifier_temperature, classify, load_classifier
 from gan_core.errors import CheckpointError
 from gan_core.history import history_file, read_history
@@ -126,14 +126,16 @@ class Explorer:
         self.config = self.netG.config
         self.netD = load_discriminator(self.folder) if has_discriminator(self.folder) else None
         self.classifier_folder = Path(classifier) if classifier is not None else DEFAULT_CLASSIFIER
-        self.classifier = None
-        if (self.classifier_folder / "config.json").exists():
+        self.classifier, self.dataset = None, checkpoint_dataset(self.folder)
+        if self.dataset != "mnist":  # the classifier, real digits and all built on them know MNIST only
+            print(f"A {self.dataset} checkpoint: running without the MNIST classifier and digits.", file=sys.stderr)
+        elif (self.classifier_folder / "config.json").exists():
             self.classifier = load_classifier(self.classifier_folder)
         else:
             print(f"No MNIST classifier at {self.classifier_folder}: running without the digit guess.", file=sys.stderr)
         self.temperature = classifier_temperature(self.classifier_folder) if self.classifier is not None else 1.0
         self.scale = max(1, DISPLAY_PIXELS // self.config.image_size)
-        self.real_digits = load_real_digits(self.config.image_size)
+        self.real_digits = load_real_digits(self.config.image_size) if self.dataset == "mnist" else None
         figures = startup_figures(self.netG, self.netD, self.folder,
                                   self.classifier_folder if self.classifier is not None else None,
                                   self.probabilities if self.classifier is not None else None, self.real_digits,

@@ -281,6 +281,13 @@ def load_discriminator(path: str | Path) -> Discriminator:
     return load_network(Discriminator, folder, DISCRIMINATOR_FILE, read_config(folder))
 
 
+def checkpoint_dataset(path: str | Path) -> str:
+    """What the checkpoint was trained on (TrainConfig.dataset): "mnist" for checkpoints from before it was recorded,
+    and for those saved without their training settings (the course's networks were MNIST's)."""
+    train_config = read_config(checkpoint_folder(path)).get("train_config")
+    return train_config.dataset if train_config is not None else "mnist"
+
+
 def has_discriminator(path: str | Path) -> bool:
     return (checkpoint_folder(path) / DISCRIMINATOR_FILE).exists()
 

@@ -9,7 +9,8 @@ from typing import Any
 from gan_core.errors import ConfigError
 
 SUPPORTED_IMAGE_SIZES = (32, 64)
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DATASETS = ("mnist", "fashion-mnist", "folder")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -32,6 +33,9 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     data_dir: str = ""  # folder holding MNIST/raw (torchvision layout); "": the MNIST shipped in the repo's data/
+    # mnist (the course), fashion-mnist (FashionMNIST/raw in data_dir) or folder (torchvision's ImageFolder layout:
+    # data_dir/<class>/<image>, in colour, resized and center-cropped like the tutorial's CelebA)
+    dataset: str = "mnist"
     workers: int = 2  # DataLoader worker processes (classic path only)
     batch_size: int = 128  # batch size during training
     num_epochs: int = 5  # number of passes over the 60,000 training images
@@ -42,6 +46,7 @@ class TrainConfig:
     # else fp32. With D's Sigmoid kept in fp32 it matched fp32 within the seed-to-seed spread (model cards)
     precision: str = "auto"
     device: str = "auto"  # auto: cuda, then mps, then cpu
+    compile: bool = False  # torch.compile both networks' training forward passes (a speed setting only)
     data_path: str = "fast"  # fast: one in-memory tensor; classic: torchvision DataLoader with PIL transforms
     save_every: int = 200  # steps between checkpoints (one is also written at each epoch end)
     keep_checkpoints: int = 2  # newest step checkpoints kept in the run folder
@@ -65,6 +70,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.data_path not in ("fast", "classic"):
@@ -84,6 +91,8 @@ class TrainConfig:
             raise ConfigError(f"instance_noise must be from 0 (off) to 1, got {self.instance_noise!r}")
         if not (math.isfinite(self.r1_gamma) and self.r1_gamma >= 0.0):
             raise ConfigError(f"r1_gamma must be 0 (off) or a positive number, got {self.r1_gamma!r}")
+        if self.precision == "fp16" and self.r1_gamma:  # R1's input gradient would need a scaler of its own
+            raise ConfigError("r1_gamma needs precision fp32 or bf16: fp16's gradient penalty is not scaled")
         if not 0 <= self.lr_decay_epochs <= self.num_epochs:
             raise ConfigError(f"lr_decay_epochs must be from 0 (off) to num_epochs ({self.num_epochs}), "
                               f"got {self.lr_decay_epochs!r}")
@@ -124,12 +133,17 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 HELP = {
     "nz": "size of the latent vector z", "ngf": "generator feature maps", "ndf": "discriminator feature maps",
     "nc": "image channels", "image_size": "32 (quick) or 64 (the course)",
-    "data_dir": "folder holding MNIST/raw; empty (the default): the MNIST shipped in the repository's data/",
-    "workers": "DataLoader workers (classic data path)", "batch_size": "images per step",
-    "num_epochs": "passes over the 60,000 training images", "lr": "Adam learning rate (both networks)",
+    "data_dir": "folder holding MNIST/raw (or FashionMNIST/raw, or the image folder); empty (the default): the "
+    "MNIST shipped in the repository's data/",
+    "dataset": "mnist (the course), fashion-mnist (its files in --data-dir/FashionMNIST/raw) or folder (torchvision's "
+    "ImageFolder layout in --data-dir, colour, center-cropped like the tutorial's CelebA; sets --nc 3)",
+    "compile": "torch.compile the networks' training forward passes (slow to start, for long GPU runs)",
+    "workers": "DataLoader workers (classic data path)",
+    "batch_size": "images per step in all: under torchrun each process takes its share of them",
+    "num_epochs": "passes over the training images (MNIST: 60,000)", "lr": "Adam learning rate (both networks)",
     "beta1": "Adam beta1", "manual_seed": "seed for weights, data order and noise",
-    "precision": "auto: bf16 autocast + channels_last on CPUs with native bf16 (about 2.8x faster), else fp32; "
-    "fp32 is the course's arithmetic",
+    "precision": "auto: bf16 autocast + channels_last on CPUs with native bf16 (about 2.8x faster) and on GPUs "
+    "that have it, else fp32; fp32 is the course's arithmetic; fp16: autocast with a GradScaler (GPUs without bf16)",
     "device": "auto picks cuda, then mps, then cpu", "data_path": "fast: in-memory tensor; classic: the course's "
     "DataLoader with PIL transforms", "save_every": "steps between checkpoints (also one per epoch end)",
     "keep_checkpoints": "newest step checkpoints to keep", "max_steps": "stop after this many steps (0: no limit)",

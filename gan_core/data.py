@@ -1,4 +1,5 @@
-"""MNIST, two ways: the course's torchvision DataLoader, and a fast path that decodes and resizes once.
+"""MNIST, two ways: the course's torchvision DataLoader, and a fast path that decodes and resizes once. The same two
+paths read Fashion-MNIST (same file format, in FashionMNIST/raw) and an image folder (gan_core/image_folder.py).
 
 The fast path exists because on a 2-core laptop the per-item PIL resize of the classic loader costs about
 as much as the model step itself. Both produce images normalised to [-1, 1] at image_size x image_size.
@@ -25,8 +26,9 @@ import torchvision.transforms as transforms
 import torchvision.transforms.v2.functional as F
 from torch.utils.data import DataLoader
 
-from gan_core.errors import DataNotFoundError
+from gan_core.errors import ConfigError, DataNotFoundError
 from gan_core.files import atomic_write_bytes
+from gan_core.image_folder import folder_dataset, folder_uint8
 
 # Found from this file rather than the working directory, so any cwd and an editable install find the shipped data.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -38,6 +40,8 @@ MNIST_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 _IMAGES_MAGIC, _LABELS_MAGIC = 0x00000803, 0x00000801  # IDX: unsigned bytes, 3 dimensions / 1 dimension
+MNIST_FOLDER, FASHION_FOLDER = "MNIST", "FashionMNIST"  # torchvision's folder names under the data root
+DATASET_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "folder": 3}
 
 
 def data_root(data_dir: str | Path | None = None) -> Path:
@@ -47,8 +51,8 @@ def data_root(data_dir: str | Path | None = None) -> Path:
     return Path(data_dir).expanduser()
 
 
-def _raw(data_dir: str | Path | None) -> Path:
-    return data_root(data_dir) / "MNIST" / "raw"
+def _raw(data_dir: str | Path | None, folder: str = MNIST_FOLDER) -> Path:
+    return data_root(data_dir) / folder / "raw"
 
 
 def _missing_files(raw: Path) -> list[str]:
@@ -56,10 +60,15 @@ def _missing_files(raw: Path) -> list[str]:
 
 
 def _not_found(raw: Path, missing: list[str]) -> DataNotFoundError:
+    fashion = raw.parent.name == FASHION_FOLDER
+    where = ("Fashion-MNIST is not shipped and cannot be downloaded here: copy torchvision's FashionMNIST/raw files "
+             "(the same four names) from a machine that has them, and pass --data-dir pointing at the folder that "
+             "contains FashionMNIST/raw." if fashion else
+             "The repository ships MNIST in data/MNIST/raw (used when no --data-dir is given); pass --data-dir "
+             "pointing at another folder that contains MNIST/raw.")
     return DataNotFoundError(
-        f"MNIST not found in {raw.absolute()}: it needs these four files, each either gzip-compressed (.gz) or not: "
-        f"{', '.join(MNIST_FILES)}; missing: {', '.join(missing)}. The repository ships MNIST in data/MNIST/raw "
-        "(used when no --data-dir is given); pass --data-dir pointing at another folder that contains MNIST/raw."
+        f"{'Fashion-MNIST' if fashion else 'MNIST'} not found in {raw.absolute()}: it needs these four files, each "
+        f"either gzip-compressed (.gz) or not: {', '.join(MNIST_FILES)}; missing: {', '.join(missing)}. {where}"
     )
 
 
@@ -98,8 +107,8 @@ def _parse_idx(path: Path, data: bytes) -> torch.Tensor:
     return torch.frombuffer(bytearray(data[4 + 4 * len(shape) :]), dtype=torch.uint8).reshape(shape)
 
 
-def _read_idx(data_dir: str | Path | None, name: str) -> torch.Tensor:
-    return _parse_idx(*_idx_bytes(_raw(data_dir), name))
+def _read_idx(data_dir: str | Path | None, name: str, folder: str = MNIST_FOLDER) -> torch.Tensor:
+    return _parse_idx(*_idx_bytes(_raw(data_dir, folder), name))
 
 
 def _decompressed(raw: Path) -> None:
@@ -123,10 +132,11 @@ def _decompressed(raw: Path) -> None:
                                     "the .gz directly") from exc
 
 
-def mnist(data_dir: str | Path | None = None, image_size: int = 28, train: bool = True) -> dset.MNIST:
-    """MNIST with the course's transforms: Resize, ToTensor, Normalize to [-1, 1] (torchvision's MNIST class, fed
-    uncompressed copies of the .gz files written on first use)."""
-    raw = _raw(data_dir)
+def mnist(data_dir: str | Path | None = None, image_size: int = 28, train: bool = True,
+          folder: str = MNIST_FOLDER) -> dset.MNIST:
+    """MNIST (or with folder=FASHION_FOLDER Fashion-MNIST) with the course's transforms: Resize, ToTensor, Normalize
+    to [-1, 1] (torchvision's class, fed uncompressed copies of the .gz files written on first use)."""
+    raw = _raw(data_dir, folder)
     _decompressed(raw)
     transform = transforms.Compose(
         [
@@ -136,15 +146,40 @@ def mnist(data_dir: str | Path | None = None, image_size: int = 28, train: bool 
         ]
     )
     try:
-        return dset.MNIST(root=str(data_root(data_dir)), train=train, download=False, transform=transform)
+        dataset_class = dset.FashionMNIST if folder == FASHION_FOLDER else dset.MNIST
+        return dataset_class(root=str(data_root(data_dir)), train=train, download=False, transform=transform)
     except RuntimeError as exc:
         raise DataNotFoundError(f"MNIST in {raw}: the files could not be read ({exc})") from exc
 
 
-def mnist_uint8(data_dir: str | Path | None = None, image_size: int = 28, train: bool = True) -> torch.Tensor:
-    """All images as one uint8 tensor (N x 1 x image_size x image_size), resized once with antialiasing like PIL."""
+def mnist_uint8(data_dir: str | Path | None = None, image_size: int = 28, train: bool = True,
+                folder: str = MNIST_FOLDER) -> torch.Tensor:
+    """All images as one uint8 tensor (N x 1 x image_size x image_size), resized once with antialiasing like PIL;
+    folder=FASHION_FOLDER reads Fashion-MNIST, which has the same files and format."""
     name = "train-images-idx3-ubyte" if train else "t10k-images-idx3-ubyte"
-    return resize_uint8(_read_idx(data_dir, name).unsqueeze(1), image_size)
+    return resize_uint8(_read_idx(data_dir, name, folder).unsqueeze(1), image_size)
+
+
+def dataset_uint8(dataset: str, data_dir: str | Path | None, image_size: int, train: bool = True) -> torch.Tensor:
+    """A dataset's images (TrainConfig.dataset names it) as one uint8 tensor N x C x image_size x image_size. An image
+    folder has no test split: train=False gives its images too."""
+    if dataset == "folder":
+        return folder_uint8(folder_root(data_dir), image_size)
+    return mnist_uint8(data_dir, image_size, train, FASHION_FOLDER if dataset == "fashion-mnist" else MNIST_FOLDER)
+
+
+def folder_root(data_dir: str | Path | None) -> Path:
+    """The image folder --data-dir names: it has no default, the repository ships no such folder."""
+    if data_dir is None or (isinstance(data_dir, str) and not data_dir):
+        raise ConfigError("--dataset folder needs --data-dir: the folder holding <class>/<image> files")
+    return Path(data_dir).expanduser()
+
+
+def check_channels(dataset: str, nc: int) -> None:
+    """Refuse a model whose image channels (nc) do not match the dataset's, before any image is read."""
+    if DATASET_CHANNELS[dataset] != nc:
+        raise ConfigError(f"--dataset {dataset} has {DATASET_CHANNELS[dataset]}-channel images, but the model has "
+                          f"nc={nc}; leave --nc out or set --nc {DATASET_CHANNELS[dataset]}")
 
 
 def resize_uint8(images: torch.Tensor, image_size: int) -> torch.Tensor:
@@ -170,14 +205,29 @@ class InMemoryLoader:
 
     Because the order of epoch e depends only on (seed, e), a resumed run can skip straight to the batch it
     stopped at and see exactly the data an uninterrupted run would have seen.
+
+    Under torchrun (world_size > 1) batch_size is the global batch: every process draws the same order and keeps
+    its rank's slice of each batch, so the processes see disjoint shards of every epoch and, together, exactly the
+    batches one process would see. That is what lets a run resume with another number of processes.
     """
 
-    def __init__(self, images_uint8: torch.Tensor, batch_size: int, seed: int) -> None:
+    def __init__(self, images_uint8: torch.Tensor, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
+                 pin_memory: bool = False) -> None:
         if images_uint8.dtype != torch.uint8 or images_uint8.dim() != 4:
             raise ValueError("images_uint8 must be a uint8 tensor shaped N x C x H x W")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be from 0 to world_size - 1 ({world_size - 1}), got {rank}")
+        remainder = len(images_uint8) % batch_size
+        if world_size > 1 and (batch_size < world_size or 0 < remainder < world_size):
+            # a process with no image in a batch could not run BatchNorm (nor take part in the all-reduce)
+            raise ConfigError(f"--batch-size {batch_size} over {world_size} processes leaves one without images "
+                              f"(the last batch of an epoch holds {remainder or batch_size}); choose another "
+                              "--batch-size or number of processes")
         self.images = images_uint8
         self.batch_size = batch_size
         self.seed = seed
+        self.rank, self.world_size = rank, world_size
+        self.pin_memory = pin_memory  # page-locked batches copy to a GPU asynchronously (non_blocking)
 
     def __len__(self) -> int:
         return -(-len(self.images) // self.batch_size)
@@ -185,8 +235,9 @@ class InMemoryLoader:
     def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[torch.Tensor]:
         order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(self.seed * 1000 + epoch))
         for i in range(start_batch, len(self)):
-            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
-            yield to_model_range(self.images[idx])
+            idx = order[i * self.batch_size : (i + 1) * self.batch_size].tensor_split(self.world_size)[self.rank]
+            batch = to_model_range(self.images[idx])
+            yield batch.pin_memory() if self.pin_memory else batch
 
 
 def fake_images(count: int, image_size: int, nc: int = 1, seed: int = 0) -> torch.Tensor:
@@ -200,13 +251,19 @@ def make_loader(model_config: Any, config: Any, dry_run: bool = False) -> InMemo
     if dry_run:
         return InMemoryLoader(fake_images(config.batch_size * 4, model_config.image_size, model_config.nc),
                               config.batch_size, config.manual_seed)
+    dataset = getattr(config, "dataset", "mnist")
+    check_channels(dataset, model_config.nc)
     if config.data_path == "fast":
-        images = mnist_uint8(config.data_dir, model_config.image_size, train=True)
+        images = dataset_uint8(dataset, config.data_dir, model_config.image_size, train=True)
         return InMemoryLoader(images, config.batch_size, config.manual_seed)
-    dataset = mnist(config.data_dir, model_config.image_size, train=True)
+    if dataset == "folder":
+        data = folder_dataset(folder_root(config.data_dir), model_config.image_size)
+    else:
+        data = mnist(config.data_dir, model_config.image_size, True,
+                     FASHION_FOLDER if dataset == "fashion-mnist" else MNIST_FOLDER)
     generator = torch.Generator()
     loader = DataLoader(
-        dataset, batch_size=config.batch_size, shuffle=True, num_workers=config.workers, generator=generator,
+        data, batch_size=config.batch_size, shuffle=True, num_workers=config.workers, generator=generator,
         persistent_workers=config.workers > 0,
     )
     loader.seed_base = config.manual_seed

@@ -13,6 +13,9 @@ resizes them, so that real and generated digits reach the classifier through the
 
 Every random choice (latent vectors, KID subsets, the real subset for precision/recall) comes from the seed,
 so the same seed gives the same numbers. ``python -m gan_core.evaluate --help`` shows the command line.
+
+A checkpoint of another dataset (Fashion-MNIST, an image folder) gets FD and KID in the features of a fixed random
+network instead (gan_core/evaluate_images.py); the classifier's figures are MNIST's alone.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_core.checkpoint import load_network, read_config
+from gan_core import evaluate_images
+from gan_core.checkpoint import checkpoint_dataset, load_network, read_config
 from gan_core.classifier import (
     DEFAULT_FOLDER,
     INPUT_SIZE,
@@ -207,6 +211,9 @@ def evaluate_epochs(evaluator: Evaluator, run_dir: str | Path, samples: int, see
             f"{run_dir}: no snapshots/epoch_NNN folders. Pass a training run or an exported checkpoint folder "
             "(python -m gan_core.export) that holds generator snapshots"
         )
+    if checkpoint_dataset(next(iter(snapshots.values()))) != "mnist":
+        raise ValueError(f"{run_dir}: per-epoch reports use the MNIST classifier; evaluate this dataset's "
+                         "checkpoints one at a time (python -m gan_core.evaluate CHECKPOINT)")
     rows = []
     for epoch, folder in snapshots.items():
         started = time.perf_counter()
@@ -291,8 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="JSON file to write (default: evaluation.json in the checkpoint folder; with --epochs "
                              f"{EPOCH_REPORT_STEM}.json there, plus .md and .png beside it)")
     parser.add_argument("--batch-size", type=int, default=500, help="images generated at once")
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                        help="folder holding MNIST/raw (the repository ships MNIST in data/)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder holding MNIST/raw (default: the repository's data/); for a checkpoint of another "
+                             "dataset, its images (default: where training read them)")
     parser.add_argument("--classifier", type=Path, default=DEFAULT_FOLDER, help="classifier checkpoint folder")
     parser.add_argument("--floor-images", type=int, default=FLOOR_IMAGES,
                         help="training images that make the real-data floor (fewer only for a quick check)")
@@ -321,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.epochs is not None:
             out = args.out or args.epochs / f"{EPOCH_REPORT_STEM}.json"
             check_writable([out, out.with_suffix(".md"), out.with_suffix(".png")])
-            evaluator = Evaluator.create(args.classifier, args.data_dir, args.floor_images)
+            evaluator = Evaluator.create(args.classifier, args.data_dir or DEFAULT_DATA_DIR, args.floor_images)
             report = round_floats(evaluate_epochs(evaluator, args.epochs, args.samples, args.seed, args.batch_size))
             atomic_write_json(out, report)
             atomic_write_text(out.with_suffix(".md"), epochs_markdown(report))
@@ -331,10 +339,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             out = args.out or args.checkpoint / EVALUATION_FILE
             check_writable([out])
-            evaluator = Evaluator.create(args.classifier, args.data_dir, args.floor_images)
-            result = round_floats(evaluator.checkpoint(args.checkpoint, args.samples, args.seed, args.batch_size))
+            if checkpoint_dataset(args.checkpoint) != "mnist":
+                result = round_floats(evaluate_images.evaluate_checkpoint(args.checkpoint, args.data_dir, args.samples,
+                                                                          args.seed, args.batch_size))
+                report = evaluate_images.summary(result)
+            else:
+                evaluator = Evaluator.create(args.classifier, args.data_dir or DEFAULT_DATA_DIR, args.floor_images)
+                result = round_floats(evaluator.checkpoint(args.checkpoint, args.samples, args.seed, args.batch_size))
+                report = summary(result, result["floor"])
             atomic_write_json(out, result)
-            print(summary(result, result["floor"]))
+            print(report)
             print(f"wrote {out}")
     except (CheckpointError, ValueError, OSError) as exc:  # OSError: missing data, a full disk, ...
         print(f"error: {exc}", file=sys.stderr)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
-from torchvision.utils import make_grid
+from torch import nn
+from torchvision.utils import make_grid, save_image
 
 FULL_GRAY_LEVELS = 256  # an 8-bit grid at full depth
 TILE_PIXELS = 32  # each map is upscaled (nearest neighbour) to at least this many pixels across
@@ -36,6 +37,18 @@ def to_pil(image: torch.Tensor, scale: int = 1) -> Image.Image:
     if scale != 1:
         pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
     return pil
+
+
+def progress_grid_png(netG: nn.Module, noise: torch.Tensor) -> bytes:
+    """The training run's progress grid: G (in eval mode for the draw) on the fixed noise, as PNG bytes."""
+    with torch.no_grad():
+        was_training = netG.training
+        netG.eval()
+        fake = netG(noise).detach().float().cpu()
+        netG.train(was_training)
+    buffer = io.BytesIO()
+    save_image(make_grid(fake, padding=2, normalize=True), buffer, format="png")
+    return buffer.getvalue()
 
 
 def image_strip(images: torch.Tensor, columns: int, scale: int) -> Image.Image:

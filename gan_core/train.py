@@ -4,6 +4,8 @@
     python -m gan_core.train --out runs/mnist32 --image-size 32 # the quick variant
     python -m gan_core.train --resume runs/mnist64              # continue after an interruption
     python -m gan_core.train --dry-run                          # a few steps on fake data
+    torchrun --standalone --nproc_per_node 2 -m gan_core.train --out runs/ddp   # 2 processes (gan_core.distributed)
+    python -m gan_core.train --dataset folder --data-dir faces/ --out runs/faces # any image folder, in colour
 
 A run folder holds config.json, history.jsonl (one line per step), progress/epoch_NNN.png (the fixed-noise
 grid), checkpoints/step_NNNNNNN/ (the newest few) and snapshots/epoch_NNN/ (weights at each epoch end); with
@@ -25,7 +27,9 @@ from torch import nn
 
 from gan_core.checkpoint import resume_point
 from gan_core.config import ModelConfig, TrainConfig, config_to_dict, field_help
-from gan_core.data import make_loader
+from gan_core.data import DATASET_CHANNELS, make_loader
+from gan_core.distributed import barrier, is_distributed, is_main_process, process_group, shard, world_size
+from gan_core.distributed_trainer import DistributedTrainer
 from gan_core.errors import CheckpointError, ConfigError, RunFolderError, TrainingDiverged
 from gan_core.files import atomic_write_json, read_json, remove_interrupted_writes
 from gan_core.layout import (
@@ -40,7 +44,7 @@ from gan_core.layout import (
 )
 from gan_core.trainer import Callback, Trainer
 
-RESUME_OVERRIDES = ("num_epochs", "max_steps", "lr_decay_epochs")  # the settings a resumed run may change
+RESUME_OVERRIDES = ("num_epochs", "max_steps", "lr_decay_epochs", "compile")  # the settings a resume may change
 _FLAG_NAMES = {"num_epochs": "epochs", "manual_seed": "seed"}
 # What training itself writes into a run folder; a new run refuses a folder holding anything else
 _RUN_ENTRIES = {CONFIG_FILE, HISTORY_FILE, CHECKPOINTS, SNAPSHOTS, PROGRESS, EMA_FOLDER}
@@ -85,24 +89,28 @@ def start_trainer(
     resume: bool = False,
     callbacks: dict[str, list[Callback]] | None = None,
 ) -> Trainer:
-    """A Trainer ready to fit: a new run's folder checked and created, or a run restored from its newest checkpoint."""
+    """A Trainer ready to fit: a new run's folder checked and created, or a run restored from its newest checkpoint.
+    Under torchrun every process restores the checkpoint and rank 0 alone checks and writes the folder."""
     run_dir = Path(run_dir)
     if resume:
         folder, _ = resume_point(run_dir)
-    else:
+    elif is_main_process():
         check_new_run_folder(run_dir)
-    trainer = Trainer(model_config, train_config, run_dir, callbacks)
+    trainer = (DistributedTrainer if is_distributed() else Trainer)(model_config, train_config, run_dir, callbacks)
     if resume:
         trainer.resume_from(folder)
-        print(f"Resuming from {folder} (step {trainer.step}, epoch {trainer.epoch + 1})", flush=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for folder in run_folders(run_dir):
-        remove_interrupted_writes(folder)  # left by a kill during a write: never read, only taking space
-    atomic_write_json(run_dir / CONFIG_FILE, {
-        "model": config_to_dict(model_config), "training": config_to_dict(train_config),
-        "resolved": {"device": str(trainer.device), "precision": trainer.precision},
-        "torch_version": torch.__version__,
-    })
+        if is_main_process():
+            print(f"Resuming from {folder} (step {trainer.step}, epoch {trainer.epoch + 1})", flush=True)
+    if is_main_process():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for folder in run_folders(run_dir):
+            remove_interrupted_writes(folder)  # left by a kill during a write: never read, only taking space
+        atomic_write_json(run_dir / CONFIG_FILE, {
+            "model": config_to_dict(model_config), "training": config_to_dict(train_config),
+            "resolved": {"device": str(trainer.device), "precision": trainer.precision, "processes": world_size()},
+            "torch_version": torch.__version__,
+        })
+    barrier()  # no process starts before the folder is ready (or rank 0 has failed, and torchrun ends them all)
     return trainer
 
 
@@ -115,11 +123,15 @@ def train(
     show_progress: bool = True,
     callbacks: dict[str, list[Callback]] | None = None,
 ) -> TrainResult:
-    """Train (or resume) into run_dir and return the final state; the library entry point behind the CLI."""
-    trainer = start_trainer(model_config, train_config, run_dir, resume, callbacks)
-    if loader is None:
-        loader = make_loader(model_config, train_config)
-    trainer.fit(loader, show_progress=show_progress)
+    """Train (or resume) into run_dir and return the final state; the library entry point behind the CLI.
+
+    Launched by torchrun with several processes, it joins their process group and trains with DDP
+    (gan_core.distributed); a loader passed in is then split between the processes like the default one."""
+    with process_group(train_config.device):
+        trainer = start_trainer(model_config, train_config, run_dir, resume, callbacks)
+        if loader is None:
+            loader = make_loader(model_config, train_config)
+        trainer.fit(shard(loader, trainer.device), show_progress=show_progress)
     return TrainResult(trainer.run_dir, trainer.step, trainer.epoch, trainer.history, trainer.netG, trainer.netD)
 
 
@@ -138,7 +150,8 @@ def resumed_configs(run_dir: str | Path, overrides: dict[str, Any]) -> tuple[Mod
     ]
     if contradictions:
         raise ConfigError(f"{run_dir}: resuming keeps the run's settings, but these differ: {'; '.join(contradictions)}"
-                          f". Only --epochs, --max-steps and --lr-decay-epochs may change on resume; start a new run "
+                          f". Only --epochs, --max-steps, --lr-decay-epochs and --compile may change on resume; start "
+                          "a new run "
                           "for the others")
     allowed = {k: v for k, v in overrides.items() if k in RESUME_OVERRIDES}
     return model_config, replace(train_config, **allowed)
@@ -164,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
             flag = "--" + _FLAG_NAMES.get(f.name, f.name).replace("_", "-")
             default = getattr(defaults, f.name)
             shown = f" (default: {default})" if default != "" else ""
+            if isinstance(default, bool):  # an on/off switch: --compile, not --compile True
+                parser.add_argument(flag, dest=f.name, action="store_true", default=None, help=field_help(f))
+                continue
             parser.add_argument(flag, dest=f.name, type=type(default), default=None, help=field_help(f) + shown)
     return parser
 
@@ -184,7 +200,9 @@ def _run(args: argparse.Namespace) -> None:
         model_config, train_config = resumed_configs(args.resume, _overrides(args, ModelConfig, TrainConfig))
         train(model_config, train_config, args.resume, resume=True, show_progress=show_progress)
         return
-    model_config = ModelConfig(**_overrides(args, ModelConfig))
+    model_overrides = _overrides(args, ModelConfig)
+    model_overrides.setdefault("nc", DATASET_CHANNELS[args.dataset or TrainConfig().dataset])  # folder: colour
+    model_config = ModelConfig(**model_overrides)
     overrides = _overrides(args, TrainConfig)
     if args.dry_run:
         for key, value in (("max_steps", 3), ("batch_size", 16), ("save_every", 2)):
@@ -195,7 +213,8 @@ def _run(args: argparse.Namespace) -> None:
             run_dir = args.out or Path(tmp) / "dry-run"
             loader = make_loader(model_config, train_config, dry_run=True)
             result = train(model_config, train_config, run_dir, loader=loader, show_progress=show_progress)
-            print(f"dry run ok: {result.step} steps, last Loss_D={result.history[-1]['loss_d']:.4f}")
+            if is_main_process():
+                print(f"dry run ok: {result.step} steps, last Loss_D={result.history[-1]['loss_d']:.4f}")
         return
     run_dir = _run_dir(args)
     train(model_config, train_config, run_dir, show_progress=show_progress)

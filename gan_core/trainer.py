@@ -8,7 +8,6 @@ acts. Scripts extend the loop through callbacks (on_step, on_epoch_end, on_save)
 from __future__ import annotations
 
 import copy
-import io
 import math
 import shutil
 import sys
@@ -18,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torchvision.utils as vutils
 from torch import nn, optim
-from torch.optim.swa_utils import update_bn
 from tqdm import tqdm
 
+from gan_core.acceleration import Arithmetic, training_modules
 from gan_core.checkpoint import check_training_state, load_training_state, load_weights, read_config, save_checkpoint
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.data import InMemoryLoader, epoch_batches
 from gan_core.device import resolve_device, resolve_precision
+from gan_core.distributed import shard_randn
+from gan_core.ema import recalibrate_batchnorm
 from gan_core.errors import CheckpointError, TrainingDiverged
 from gan_core.files import atomic_write_bytes
 from gan_core.history import read_history, write_history
@@ -41,9 +41,9 @@ from gan_core.layout import (
     step_checkpoints,
     step_folder,
 )
-from gan_core.models import Generator, build_models
+from gan_core.models import build_models
+from gan_core.render import progress_grid_png
 
-BATCHNORM_CALIBRATION = (10, 256)  # batches x images that re-estimate an averaged G's BatchNorm statistics
 EVENTS = ("on_step", "on_epoch_end", "on_save")
 Callback = Callable[..., None]
 
@@ -67,7 +67,8 @@ class Trainer:
 
         # Create the generator and the discriminator, and apply the weights_init function
         netG, netD = build_models(model_config, seed=train_config.manual_seed)
-        self.memory_format = torch.channels_last if self.precision == "bf16" else torch.contiguous_format
+        self.arithmetic = Arithmetic(self.precision, self.device)  # autocast, channels_last, fp16's GradScaler
+        self.memory_format = self.arithmetic.memory_format
         self.netG = netG.to(self.device, memory_format=self.memory_format)
         self.netD = netD.to(self.device, memory_format=self.memory_format)
 
@@ -95,6 +96,7 @@ class Trainer:
         self.epoch = 0  # current epoch (0-based)
         self.batch = 0  # next batch index within the current epoch
         self.history: list[dict[str, Any]] = []
+        self._training_modules: tuple[nn.Module, nn.Module] | None = None  # built at the first step
         self.steps_per_epoch = 0  # set by fit from its loader: the schedules below need the run's length
         self.last_stats: dict[str, float] = {}
         self.callbacks: dict[str, list[Callback]] = {event: [] for event in EVENTS}
@@ -122,9 +124,9 @@ class Trainer:
     # -- one step of the course's loop -------------------------------------------------------------------
 
     def train_step(self, real_cpu: torch.Tensor) -> dict[str, float]:
-        netD, netG, criterion, device = self.netD, self.netG, self.criterion, self.device
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
-        real = self._with_instance_noise(real_cpu.to(device, memory_format=self.memory_format))
+        netD, netG, criterion, device, amp = self.netD, self.netG, self.criterion, self.device, self.arithmetic
+        autocast = amp.autocast()
+        real = self._with_instance_noise(real_cpu.to(device, memory_format=self.memory_format, non_blocking=True))
         b_size = real.size(0)
 
         ############################
@@ -140,21 +142,21 @@ class Trainer:
         output = self.netD.main[-1](logits).view(-1)
         self._stop_if_not_finite(output, "D(x)")
         errD_real = criterion(output.float(), label)
-        (errD_real + self._r1_penalty(real, logits) if r1_gamma else errD_real).backward()
+        amp.scale(errD_real + self._r1_penalty(real, logits) if r1_gamma else errD_real).backward()
         D_x = output.float().mean().item()
 
         ## Train with all-fake batch
-        noise = torch.randn(b_size, self.model_config.nz, 1, 1, generator=self.noise_gen).to(device)
+        noise = shard_randn((b_size, self.model_config.nz, 1, 1), self.noise_gen).to(device)  # this process's z
         with autocast:
-            fake = self._with_instance_noise(netG(noise))
+            fake = self._with_instance_noise(self.training_modules()[0](noise))
         output = self.discriminate(fake.detach()).view(-1)
         label.fill_(self.fake_label)
         self._stop_if_not_finite(output, "D(G(z)) in the D step")
         errD_fake = criterion(output.float(), label)
-        errD_fake.backward()
+        amp.scale(errD_fake).backward()
         D_G_z1 = output.float().mean().item()
         errD = errD_real + errD_fake
-        self.optimizerD.step()
+        amp.step(self.optimizerD)
 
         ############################
         # (2) Update G network: maximize log(D(G(z)))
@@ -164,9 +166,10 @@ class Trainer:
         output = self.discriminate(fake).view(-1)
         self._stop_if_not_finite(output, "D(G(z)) in the G step")
         errG = criterion(output.float(), label)
-        errG.backward()
+        amp.scale(errG).backward()
         D_G_z2 = output.float().mean().item()
-        self.optimizerG.step()
+        amp.step(self.optimizerG)
+        amp.update()
         if self.netG_ema is not None:
             # Bias-corrected like Adam's moments: the average of the steps so far, weighted by decay**age, with
             # nothing left of the random initial weights (a plain EMA keeps 0.999**469 = 63% of them an epoch in).
@@ -191,11 +194,18 @@ class Trainer:
         gradients vanish. A 32x32 bf16 run froze that way for good in its second epoch (D(x) = D(G(z)) = 1.0,
         Loss_D = 100 on every later step), so autocast covers every layer but the last.
         """
-        if self.precision != "bf16":
-            return self.netD.main[:-1](images)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16):
-            logits = self.netD.main[:-1](images)
+        if not self.arithmetic.low_precision:
+            return self.training_modules()[1](images)
+        with self.arithmetic.autocast():
+            logits = self.training_modules()[1](images)
         return logits.float()
+
+    def training_modules(self) -> tuple[nn.Module, nn.Module]:
+        """G, and D before its Sigmoid, as the step calls them (gan_core.acceleration): the networks, or their DDP
+        and torch.compile wrappers. Built at the first step, after live training has swapped its networks in."""
+        if self._training_modules is None:
+            self._training_modules = training_modules(self.netG, self.netD, self.device, self.config.compile)
+        return self._training_modules
 
     def _r1_penalty(self, real: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """gamma/2 * E|grad_x logit D(x)|^2 over the real batch (Mescheder et al. 2018), kept in the graph so
@@ -221,7 +231,7 @@ class Trainer:
         if not self.config.instance_noise:
             return images
         std = self.config.instance_noise * (1.0 - self._fraction_done())
-        noise = torch.randn(images.shape, generator=self.noise_gen).to(images.device, images.dtype)
+        noise = shard_randn(images.shape, self.noise_gen).to(images.device, images.dtype)
         return images + std * noise
 
     def _total_steps(self) -> int:
@@ -261,6 +271,7 @@ class Trainer:
             # a copy of the position, hashed with the rest, so an edited config.json cannot shift it unnoticed
             "position": self._position(),
             **({"netG_ema": self.netG_ema.state_dict()} if self.netG_ema is not None else {}),
+            **({"grad_scaler": self.arithmetic.scaler.state_dict()} if self.arithmetic.scaler.is_enabled() else {}),
         }
 
     def _position(self) -> dict[str, int]:
@@ -313,6 +324,8 @@ class Trainer:
             self.noise_gen.set_state(state["noise_rng"])
             if self.netG_ema is not None:
                 self.netG_ema.load_state_dict(state["netG_ema"])
+            if self.arithmetic.scaler.is_enabled():
+                self.arithmetic.scaler.load_state_dict(state["grad_scaler"])
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
             raise CheckpointError(f"{path}: does not hold this run's optimizer and noise state ({exc!r})") from exc
         self.fixed_noise = state["fixed_noise"]
@@ -326,14 +339,8 @@ class Trainer:
                                                   f"its parameter {tuple(param.shape)}")
 
     def save_progress_grid(self, epoch_number: int) -> None:
-        with torch.no_grad():
-            was_training = self.netG.training
-            self.netG.eval()
-            fake = self.netG(self.fixed_noise.to(self.device)).detach().float().cpu()
-            self.netG.train(was_training)
-        buffer = io.BytesIO()
-        vutils.save_image(vutils.make_grid(fake, padding=2, normalize=True), buffer, format="png")
-        atomic_write_bytes(progress_file(self.run_dir, epoch_number), buffer.getvalue())
+        png = progress_grid_png(self.netG, self.fixed_noise.to(self.device))
+        atomic_write_bytes(progress_file(self.run_dir, epoch_number), png)
 
     # -- the loop ----------------------------------------------------------------------------------------
 
@@ -386,14 +393,3 @@ class Trainer:
             bar.close()
         print(f"Done: {self.step} steps, {self.epoch} epochs complete. Run folder: {self.run_dir}", flush=True)
 
-
-def recalibrate_batchnorm(netG: Generator, seed: int) -> Generator:
-    """Re-estimate BatchNorm's running statistics for netG's own weights, then switch it to eval mode.
-
-    An averaged G has weights no single step had, so the statistics the raw G tracked do not fit it; update_bn
-    measures the exact mean and variance over a fixed set of latent vectors (a cumulative average).
-    """
-    batches, size = BATCHNORM_CALIBRATION
-    noise = torch.randn(batches * size, netG.config.nz, 1, 1, generator=torch.Generator().manual_seed(seed))
-    update_bn(noise.split(size), netG, device=next(netG.parameters()).device)
-    return netG.eval()

@@ -11,6 +11,7 @@ from typing import NoReturn
 
 import pytest
 import torch
+from PIL import Image, ImageDraw
 from torchvision.utils import save_image
 
 from demo.serving import ServedApp, serve
@@ -52,6 +53,27 @@ def mnist_root(tmp_path: Path) -> Path:
         write_idx(raw / f"{split}-images-idx3-ubyte", digit_like_images(count, seed))
         write_idx(raw / f"{split}-labels-idx1-ubyte", torch.arange(count, dtype=torch.uint8) % 10)
     return tmp_path / "data"
+
+
+def write_shape_images(root: Path, count: int = 40, seed: int = 0) -> Path:
+    """An image folder in torchvision's ImageFolder layout (two class folders) of count PNGs, 48 wide and 40 high:
+    a coloured ellipse or rectangle on a coloured ground, so that the resize and the center crop both have work."""
+    gen = torch.Generator().manual_seed(seed)
+    for i in range(count):
+        ground, ink = (tuple(torch.randint(0, 256, (3,), generator=gen).tolist()) for _ in range(2))
+        x0, y0 = torch.randint(0, 20, (2,), generator=gen).tolist()
+        picture = Image.new("RGB", (48, 40), ground)
+        draw = ImageDraw.Draw(picture)
+        (draw.ellipse if i % 2 else draw.rectangle)((x0, y0, x0 + 16 + i % 12, y0 + 12 + i % 8), fill=ink)
+        folder = root / ("round" if i % 2 else "square")
+        folder.mkdir(parents=True, exist_ok=True)
+        picture.save(folder / f"{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    return write_shape_images(tmp_path / "shapes")
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def test_model_sizes_must_be_positive_integers(field, value):
 @pytest.mark.parametrize(
     "overrides, names",
     [
-        ({"precision": "fp16"}, "precision"),
+        ({"precision": "fp8"}, "precision"),
         ({"device": "tpu"}, "device"),
         ({"data_path": "slow"}, "data_path"),
         ({"batch_size": 0}, "batch_size"),

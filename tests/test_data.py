@@ -11,19 +11,25 @@ import pytest
 import torch
 import torchvision.transforms as transforms
 
+from gan_core.config import TrainConfig
 from gan_core.data import (
     DEFAULT_DATA_DIR,
     MNIST_FILES,
     DataNotFoundError,
     InMemoryLoader,
     data_root,
+    dataset_uint8,
     fake_images,
+    make_loader,
     mnist,
     mnist_labels,
     mnist_uint8,
     to_model_range,
 )
+from gan_core.errors import ConfigError
+from gan_core.train import main
 from tests.conftest import REPO_ROOT, digit_like_images
+from tests.helpers import write_idx
 
 # MNIST's digit counts (0 to 9), as published with the dataset
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -254,3 +260,37 @@ def test_digit_like_images_have_mnist_statistics():
     images = digit_like_images(40, seed=1).float() / 255
     assert 0.05 < images.mean() < 0.4
     assert (images == 0).float().mean() > 0.5 and images.max() == 1
+
+
+# --- Fashion-MNIST: the same files and format, never shipped, never downloaded --------------------------------
+
+
+def test_missing_fashion_mnist_names_its_folder_and_files(tmp_path):
+    with pytest.raises(DataNotFoundError) as info:
+        dataset_uint8("fashion-mnist", tmp_path, 32)
+    message = str(info.value)
+    assert str(tmp_path / "FashionMNIST" / "raw") in message and "Fashion-MNIST not found" in message
+    assert all(name in message for name in MNIST_FILES) and "cannot be downloaded" in message
+
+
+def test_fashion_mnist_trains_from_its_torchvision_folder(tmp_path, capsys):
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split, count in (("train", 16), ("t10k", 4)):
+        write_idx(raw / f"{split}-images-idx3-ubyte", digit_like_images(count, seed=5))
+        write_idx(raw / f"{split}-labels-idx1-ubyte", torch.zeros(count, dtype=torch.uint8))
+    assert dataset_uint8("fashion-mnist", tmp_path / "data", 32).shape == (16, 1, 32, 32)
+    out = tmp_path / "run"
+    assert main(["--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "data"), "--out", str(out), "--image-size",
+                 "32", "--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--device", "cpu",
+                 "--precision", "fp32", "--no-progress", "--epochs", "1"]) == 0
+    assert '"dataset": "fashion-mnist"' in (out / "config.json").read_text()
+    classic = make_loader(type("M", (), {"image_size": 32, "nc": 1})(),
+                          TrainConfig(dataset="fashion-mnist", data_dir=str(tmp_path / "data"), data_path="classic",
+                                      workers=0, batch_size=4))
+    assert next(iter(classic))[0].shape == (4, 1, 32, 32)
+
+
+def test_an_unknown_dataset_is_refused():
+    with pytest.raises(ConfigError, match="dataset must be one of"):
+        TrainConfig(dataset="celeba")

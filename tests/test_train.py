@@ -15,11 +15,11 @@ from gan_core import device
 from gan_core.checkpoint import load, load_training_state, read_config
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.data import MNIST_FILES, InMemoryLoader
+from gan_core.ema import BATCHNORM_CALIBRATION
 from gan_core.errors import CheckpointError, ConfigError, RunFolderError
 from gan_core.history import read_history
 from gan_core.layout import newest_checkpoint
 from gan_core.train import TrainingDiverged, build_parser, main, start_trainer, train
-from gan_core.trainer import BATCHNORM_CALIBRATION
 from tests.conftest import REPO_ROOT, TINY_BATCHES_PER_EPOCH
 
 HISTORY_KEYS = {"step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2"}
