@@ -227,11 +227,14 @@ def _wire_view(explorer: Explorer, page: SimpleNamespace, app: gr.Blocks) -> Non
     link names: the first tab opens instead."""
 
     def restore_view(request: gr.Request) -> tuple[Any, ...]:
-        view = explorer.view_from_query(dict(request.query_params))
+        query = dict(request.query_params)
+        view = explorer.view_from_query(query)
         tab, inner = view.tab_path()
         if tab in view.hidden:
             tab, inner = TABS[0], None
-        return (str(view.seed), view.seed, view.z_edits, *view.amounts, view.layer, *_open_tab(tab, inner))
+        # a link without a tab leaves the tabs alone: a student may have opened one while the page loaded
+        tabs = _open_tab(tab, inner) if "tab" in query else (gr.skip(),) * len(_tab_outputs(page))
+        return (str(view.seed), view.seed, view.z_edits, *view.amounts, view.layer, *tabs)
 
     app.load(visitor_errors(restore_view), None,
              [page.seed, page.applied_seed, page.applied_z, *page.sliders, page.layer, *_tab_outputs(page)],
