@@ -221,12 +221,10 @@ def ink_from_text(drawing: str) -> np.ndarray:
 
 
 def sketch_to_image(sketch: Any) -> torch.Tensor:
-    """A drawing (the page's hex text, Gradio's editor value, a PIL image or an array) as 1 x 1 x 28 x 28 in [-1, 1],
+    """A drawing (the page's hex text, or from a notebook a PIL image or an array) as 1 x 1 x 28 x 28 in [-1, 1],
     framed the way MNIST frames its digits: white ink on black, the ink's box scaled to 20 pixels, centred by mass."""
     if isinstance(sketch, str):
         sketch = ink_from_text(sketch)
-    if isinstance(sketch, dict):
-        sketch = sketch.get("composite")
     if isinstance(sketch, Image.Image):
         sketch = np.asarray(sketch.convert("LA" if "A" in sketch.getbands() else "L"))
     if not isinstance(sketch, np.ndarray) or sketch.ndim not in (2, 3) or sketch.size == 0:

@@ -22,15 +22,10 @@ from demo import text, ui_course, ui_experiments, ui_panels
 from demo.course import CourseLab
 from demo.explorer import DEFAULT_LAYER, DEFAULT_SEED, DIRECTION_COUNT, DIRECTION_RANGE, Explorer, LayerView
 from demo.ui_common import MODEL_QUEUE, js_call, model_event, named_directions, visitor_errors
-from demo.view_state import PARENT_TABS, TABS
+from demo.view_state import HIDDEN_BY, PARENT_TABS, TABS
 from gan_core.latent import MAX_SEED, RAW_RANGE, Z_EDIT_CHARS_PER_DIM, whole_number
 
 HERE = Path(__file__).resolve().parent
-# What each ?hide= name (view_state.HIDEABLE) hides, as CSS selectors page.js hides: a whole tab is its button
-HIDDEN_BY = {"raw_z": ["#raw-z"], "python": ["#python"], "tour": ["#tour"],
-             "sliders": ["[id^='direction-']", "#reset-directions"],
-             **{tab: [f"#tab-{tab}-button", f"#tab-{tab}"]
-                for tab in ("interpolate", "history", "experiments", "build")}}
 TYPING_PAUSE_MS = 700  # a typed seed or z edit is applied after this pause (or at once on Enter or leaving the box)
 
 
@@ -223,8 +218,8 @@ def _wire_panels(explorer: Explorer, page: SimpleNamespace) -> None:
 
 def _wire_view(explorer: Explorer, page: SimpleNamespace, app: gr.Blocks) -> None:
     """The view in the link: restored on load, written back as the student works, copied by a button. A teacher's
-    ?hide= flags (page.js hides what HIDDEN_BY names; they stay in the link as it is rewritten) may hide the tab the
-    link names: the first tab opens instead."""
+    ?hide= flags (page.js hides what view_state.HIDDEN_BY names; they stay in the link as it is rewritten) may
+    hide the tab the link names: the first tab opens instead."""
 
     def restore_view(request: gr.Request) -> tuple[Any, ...]:
         query = dict(request.query_params)
@@ -272,22 +267,23 @@ def tour_layers(explorer: Explorer) -> dict[str, str]:
             "verdict": (discriminator or generator)[-1]}
 
 
-def tour_step(explorer: Explorer, step: Any) -> tuple[Any, ...]:
-    """Step `step` (0-based) of the guided tour: its words, the seed it shows, its layer, and its tab opened."""
+def tour_step(layers: dict[str, str], step: Any) -> tuple[Any, ...]:
+    """Step `step` (0-based) of the guided tour: its words, the seed it shows, its layer (from tour_layers), and
+    its tab opened."""
     step = whole_number(step, "tour step", 0, len(text.TOUR) - 1)
     stop = text.TOUR[step]
     parent = PARENT_TABS.get(stop["tab"])
-    return (step, text.tour_markdown(step), DEFAULT_SEED, tour_layers(explorer)[stop["layer"]],
+    return (step, text.tour_markdown(step), DEFAULT_SEED, layers[stop["layer"]],
             *_open_tab(parent or stop["tab"], stop["tab"] if parent else None))
 
 
 def _wire_tour(explorer: Explorer, page: SimpleNamespace) -> None:
     outputs = [page.tour_step, page.tour_text, page.applied_seed, page.layer, *_tab_outputs(page)]
-    last = len(text.TOUR) - 1
-    page.tour_next.click(lambda step: tour_step(explorer, min(step + 1, last)), page.tour_step, outputs,
+    layers, last = tour_layers(explorer), len(text.TOUR) - 1
+    page.tour_next.click(lambda step: tour_step(layers, min(step + 1, last)), page.tour_step, outputs,
                          queue=False, api_name="tour_next", api_visibility="private")
-    page.tour_back.click(lambda step: tour_step(explorer, max(step - 1, 0)), page.tour_step, outputs,
+    page.tour_back.click(lambda step: tour_step(layers, max(step - 1, 0)), page.tour_step, outputs,
                          queue=False, api_name="tour_back", api_visibility="private")
     api_only = gr.Number(visible=False)  # /tour for scripts: the step to go to
-    api_only.change(visitor_errors(functools.partial(tour_step, explorer)), api_only, outputs, api_name="tour",
+    api_only.change(visitor_errors(functools.partial(tour_step, layers)), api_only, outputs, api_name="tour",
                     queue=False)

@@ -19,8 +19,13 @@ PARENT_TABS = {"ablate": "experiments", "real_or_fake": "experiments", "find_z":
                "make_real": "experiments", "nearest": "experiments", "architecture": "build", "train": "build"}
 TABS = ("steer", "explain", "overview", "interpolate", "history", "experiments", "build", *PARENT_TABS)
 DEFAULT_TAB = "steer"
-# what ?hide= may hide for a lesson (a teacher's link): advanced controls and whole tabs
-HIDEABLE = ("raw_z", "python", "sliders", "interpolate", "history", "experiments", "build", "tour")
+# What ?hide= may hide for a lesson (a teacher's link), as the CSS selectors page.js hides: advanced controls, and a
+# whole tab as its button and its panel
+HIDDEN_BY = {"raw_z": ["#raw-z"], "python": ["#python"], "tour": ["#tour"],
+             "sliders": ["[id^='direction-']", "#reset-directions"],
+             **{tab: [f"#tab-{tab}-button", f"#tab-{tab}"]
+                for tab in ("interpolate", "history", "experiments", "build")}}
+HIDEABLE = tuple(HIDDEN_BY)
 MAX_QUERY_CHARS = 200  # of ?hide=: longer is not a list of the names above
 T = TypeVar("T")
 

@@ -23,6 +23,13 @@ def open_build_tab(page, inner: str) -> None:
     page.locator("#build-panels [role=tab]", has_text=inner).click()
 
 
+def start_training(page, until: str) -> str:
+    """Open Train your own, press Train (the default design and settings) and wait for the status to say `until`."""
+    open_build_tab(page, "Train your own")
+    page.get_by_role("button", name="Train", exact=True).click()
+    return wait_for_text(page, "#train-summary", until)
+
+
 def wait_for_text(page, selector: str, text: str) -> str:
     page.wait_for_function("([selector, text]) => (document.querySelector(selector)?.innerText || '').includes(text)",
                            arg=[selector, text])
@@ -58,9 +65,7 @@ def test_a_typed_kernel_breaks_the_shapes_and_a_preset_mends_them(open_page):
 
 def test_a_short_training_is_watched_stopped_and_explored(open_page):
     page = open_page()
-    open_build_tab(page, "Train your own")
-    page.get_by_role("button", name="Train", exact=True).click()
-    wait_for_text(page, "#train-summary", "Training: step")
+    start_training(page, "Training: step")
     page.locator("#train-grid img").first.wait_for()  # the first fixed-noise grid comes at step 25
     assert page.locator("#train-losses canvas, #train-losses svg").count() > 0
     first = page.locator("#train-summary").inner_text()
@@ -85,13 +90,9 @@ def test_a_short_training_is_watched_stopped_and_explored(open_page):
 
 def test_a_visitor_who_closes_the_page_frees_the_line_for_the_next(open_page):
     first = open_page()
-    open_build_tab(first, "Train your own")
-    first.get_by_role("button", name="Train", exact=True).click()
-    wait_for_text(first, "#train-summary", "Training")
+    start_training(first, "Training")
     second = open_page()
-    open_build_tab(second, "Train your own")
-    second.get_by_role("button", name="Train", exact=True).click()
-    assert "place 1" in wait_for_text(second, "#train-summary", "Waiting in line")
+    assert "place 1" in start_training(second, "Waiting in line")
     first.context.close()  # the first visitor leaves mid-run: the page's unload event discards the training
     wait_for_text(second, "#train-summary", "Training")
     second.get_by_role("button", name="Stop", exact=True).click()

@@ -51,11 +51,11 @@ def test_a_round_of_real_or_fake_is_kept_by_its_seed_only(experiments):
 def test_a_sketch_is_framed_like_mnist_and_empty_ones_are_refused():
     canvas = np.zeros((300, 300, 4), np.uint8)
     canvas[40:260, 200:220, 3] = 255  # a tall stroke far from the centre
-    digit = sketch_to_image({"composite": canvas})
+    digit = sketch_to_image(canvas)
     assert digit.shape == (1, 1, 28, 28)
     rows, columns = np.nonzero(digit[0, 0].numpy() > 0)
     assert rows.min() >= 3 and rows.max() <= 24 and abs(columns.mean() - 13.5) < 1.5
-    for empty in (None, {"composite": np.zeros((50, 50, 4), np.uint8)}, np.zeros((2000, 10))):
+    for empty in (None, np.zeros((50, 50, 4), np.uint8), np.zeros((2000, 10))):
         with pytest.raises(ValueError, match="draw a digit|at most"):
             sketch_to_image(empty)
 
