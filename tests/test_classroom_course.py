@@ -37,10 +37,21 @@ def wait_for_text(page, selector: str, text: str) -> str:
 
 
 def type_in_cell(page, table: str, row: int, column: int, value: str) -> None:
-    """Select the cell, open it for editing with Enter, replace its text by typing, commit with Enter."""
-    page.locator(f'#{table} [data-testid="cell-{row}-{column}"]').click()
-    page.keyboard.press("Enter")
-    page.wait_for_function("() => document.activeElement?.getAttribute('aria-label') === 'Edit cell'")
+    """Select the cell, open it for editing with Enter, replace its text by typing, commit with Enter. A table that
+    re-renders just then (the page's first check of the design) drops the selection: select it again, as a person
+    would."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # here: without Playwright the module still loads
+
+    editing = "() => document.activeElement?.getAttribute('aria-label') === 'Edit cell'"
+    for attempt in range(3):
+        page.locator(f'#{table} [data-testid="cell-{row}-{column}"]').click()
+        page.keyboard.press("Enter")
+        try:
+            page.wait_for_function(editing, timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     page.keyboard.press("Control+A")
     page.keyboard.type(value)
     page.keyboard.press("Enter")
