@@ -9,8 +9,9 @@ plain backward() or step(), so those runs compute exactly what they computed bef
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from typing import Any
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -50,13 +51,39 @@ class Arithmetic:
         self.scaler.update()
 
 
-def training_modules(netG: nn.Module, netD: nn.Module, device: torch.device,
-                     compile_them: bool) -> tuple[nn.Module, nn.Module]:
-    """G, and D without its closing Sigmoid, as a training step calls them: under torchrun wrapped in
-    DistributedDataParallel (whose forward is what makes backward all-reduce the gradients), and with compile_them
-    passed through torch.compile. The wrappers share the networks' parameters, so checkpoints, EMA and the progress
-    grid keep using the networks themselves."""
-    generator, logits = wrap_for_processes(netG, device), wrap_for_processes(netD.main[:-1], device)
+class TrainingModules(NamedTuple):
+    """What a training step calls: G; D without its closing Sigmoid for D's own step; and the same D for the G step,
+    outside DistributedDataParallel, since that pass takes no gradient for D's weights (see frozen_weights) and so
+    has nothing to all-reduce."""
+
+    generator: nn.Module
+    logits: nn.Module
+    logits_for_generator: nn.Module
+
+
+def training_modules(netG: nn.Module, netD: nn.Module, device: torch.device, compile_them: bool) -> TrainingModules:
+    """The step's modules: under torchrun wrapped in DistributedDataParallel (whose forward is what makes backward
+    all-reduce the gradients), and with compile_them passed through torch.compile. The wrappers share the networks'
+    parameters, so checkpoints, EMA and the progress grid keep using the networks themselves."""
+    logits = netD.main[:-1]
+    modules = (wrap_for_processes(netG, device), wrap_for_processes(logits, device), logits)
     if compile_them:
-        generator, logits = torch.compile(generator), torch.compile(logits)
-    return generator, logits
+        modules = tuple(torch.compile(module) for module in modules)
+    return TrainingModules(*modules)
+
+
+@contextmanager
+def frozen_weights(module: nn.Module) -> Iterator[None]:
+    """module's parameters take no gradient from the passes run inside.
+
+    The G step's backward only needs the gradient that flows through D into G. The course's loop also computes D's
+    weight gradients there, and its next netD.zero_grad() throws them away unused; not computing them skips about a
+    third of D's backward in that pass (the D step is untouched, and every weight and statistic stays the same)."""
+    trainable = [parameter for parameter in module.parameters() if parameter.requires_grad]
+    for parameter in trainable:
+        parameter.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter in trainable:
+            parameter.requires_grad_(True)

@@ -342,3 +342,18 @@ def check_training_state(
                               f"{TRAINING_STATE_FILE}; resume from an earlier checkpoint")
     return position
 
+
+
+
+def load_optimizer_state(path: Path, optimizer: torch.optim.Optimizer, saved: dict[str, Any], fused: bool) -> None:
+    """optimizer.load_state_dict(saved) from the checkpoint at path, checked: Adam's moments must match their
+    parameters, or the next step fails deep inside Adam. The saved groups bring their own implementation flags; a
+    run saved on another device, or before Adam was fused here, continues with this machine's (fused)."""
+    optimizer.load_state_dict(saved)
+    for group in optimizer.param_groups:
+        group.update(fused=fused, foreach=None)
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                    raise CheckpointError(f"{path}: optimizer {key} has shape {tuple(value.shape)}, "
+                                          f"its parameter {tuple(param.shape)}")
