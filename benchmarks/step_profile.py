@@ -2,7 +2,7 @@
 profiled with torch.profiler and summed by kind of work, per precision; then Adam's three implementations.
 
     python -m benchmarks.step_profile                      # fp32 and bf16, 4 profiled steps each after 3 warm-up
-    python -m benchmarks.step_profile --precision bf16 --steps 2
+    python -m benchmarks.step_profile --precision bf16 bf16-nchw --steps 2
 
 Each operator's own time (not its children's) goes to one line: convolutions forward and backward (with their
 memory format), BatchNorm, activations and the loss, the optimizer step (everything under Adam.step), casts and
@@ -55,12 +55,18 @@ def kind_of(event: object) -> str:
     return "the rest (autograd, allocation, Python)"
 
 
-def profile_steps(data_dir: Path, precision: str, warmup: int, steps: int) -> None:
+def profile_steps(data_dir: Path, setting: str, warmup: int, steps: int) -> None:
+    """setting: a --precision, or bf16-nchw (bf16 in the default memory format instead of channels_last)."""
     model_config = ModelConfig()
+    precision = setting.removesuffix("-nchw")
     config = TrainConfig(data_dir=str(data_dir), precision=precision, device="cpu", save_every=10**9)
     loader = InMemoryLoader(mnist_uint8(data_dir, model_config.image_size), config.batch_size, config.manual_seed)
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(model_config, config, Path(run_dir))
+        if setting.endswith("-nchw"):
+            trainer.memory_format = torch.contiguous_format  # the batches' layout, then the networks'
+            for network in (trainer.netG, trainer.netD):
+                network.to(memory_format=torch.contiguous_format)
         batches = loader.epoch(0)
         for _ in range(warmup):
             trainer.train_step(next(batches))
@@ -103,7 +109,7 @@ def adam_variants(repeats: int = 20) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=("fp32", "bf16"))
+    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=("fp32", "bf16", "bf16-nchw"))
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args(argv)

@@ -58,6 +58,7 @@ from gan_core.metrics import (
     precision_recall,
 )
 from gan_core.models import Generator
+from gan_core.sharing import yield_to_training
 
 FLOOR_IMAGES = 10_000
 FLOOR_SEED = 0  # which training images make the floor: fixed, so the floor never moves with --seed
@@ -304,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--classifier", type=Path, default=DEFAULT_FOLDER, help="classifier checkpoint folder")
     parser.add_argument("--floor-images", type=int, default=FLOOR_IMAGES,
                         help="training images that make the real-data floor (fewer only for a quick check)")
+    parser.add_argument("--priority", choices=("auto", "low", "normal"), default="auto",
+                        help="CPU priority: auto runs at the lowest (nice 19) while a training is writing into the "
+                             "evaluated run, so that the training keeps its speed")
     return parser
 
 
@@ -325,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     if (args.checkpoint is None) == (args.epochs is None):
         parser.error("pass either a CHECKPOINT folder or --epochs RUN_OR_CHECKPOINT_DIR (exactly one)")
     started = time.perf_counter()
+    yielded = yield_to_training(args.epochs or args.checkpoint, args.priority)
+    if yielded:
+        print(yielded, flush=True)
     try:
         if args.epochs is not None:
             out = args.out or args.epochs / f"{EPOCH_REPORT_STEM}.json"

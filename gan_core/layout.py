@@ -7,6 +7,7 @@
       checkpoints/step_NNNNNNN/            snapshots/epoch_NNN/ (a few generators from earlier epochs)
       snapshots/epoch_NNN/                 evaluation.json, epochs.json/.md/.png, notes.md (kept on re-export)
       ema/snapshots/epoch_NNN/
+      training.pid                         (while a training runs)
 
 A checkpoint folder (step_*, epoch_*, or an exported one) holds config.json and the weights files.
 """
@@ -27,6 +28,7 @@ CARD_FILE = "README.md"
 EVALUATION_FILE = "evaluation.json"
 EPOCH_REPORT_STEM = "epochs"  # epochs.json, .md and .png: the per-epoch evaluation the model card reads
 NOTES_FILE = "notes.md"
+TRAINING_MARK = "training.pid"  # in RUN_DIR while a training process writes to it (gan_core.sharing)
 # Files an exported folder keeps when it is exported again: they are measured or written by hand, not by export
 KEPT_FILES = (EVALUATION_FILE, f"{EPOCH_REPORT_STEM}.json", f"{EPOCH_REPORT_STEM}.md", f"{EPOCH_REPORT_STEM}.png",
               NOTES_FILE)

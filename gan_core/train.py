@@ -15,6 +15,7 @@ grid), checkpoints/step_NNNNNNN/ (the newest few) and snapshots/epoch_NNN/ (weig
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import sys
 import tempfile
@@ -39,15 +40,17 @@ from gan_core.layout import (
     HISTORY_FILE,
     PROGRESS,
     SNAPSHOTS,
+    TRAINING_MARK,
     newest_checkpoint,
     run_folders,
 )
+from gan_core.sharing import training_mark
 from gan_core.trainer import Callback, Trainer
 
 RESUME_OVERRIDES = ("num_epochs", "max_steps", "lr_decay_epochs", "compile")  # the settings a resume may change
 _FLAG_NAMES = {"num_epochs": "epochs", "manual_seed": "seed"}
 # What training itself writes into a run folder; a new run refuses a folder holding anything else
-_RUN_ENTRIES = {CONFIG_FILE, HISTORY_FILE, CHECKPOINTS, SNAPSHOTS, PROGRESS, EMA_FOLDER}
+_RUN_ENTRIES = {CONFIG_FILE, HISTORY_FILE, CHECKPOINTS, SNAPSHOTS, PROGRESS, EMA_FOLDER, TRAINING_MARK}
 
 
 @dataclass
@@ -131,7 +134,8 @@ def train(
         trainer = start_trainer(model_config, train_config, run_dir, resume, callbacks)
         if loader is None:
             loader = make_loader(model_config, train_config)
-        trainer.fit(shard(loader, trainer.device), show_progress=show_progress)
+        with training_mark(trainer.run_dir) if is_main_process() else contextlib.nullcontext():
+            trainer.fit(shard(loader, trainer.device), show_progress=show_progress)
     return TrainResult(trainer.run_dir, trainer.step, trainer.epoch, trainer.history, trainer.netG, trainer.netD)
 
 
