@@ -343,15 +343,15 @@ def check_training_state(
     return position
 
 
-
-
-def load_optimizer_state(path: Path, optimizer: torch.optim.Optimizer, saved: dict[str, Any], fused: bool) -> None:
+def load_optimizer_state(path: Path, optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
     """optimizer.load_state_dict(saved) from the checkpoint at path, checked: Adam's moments must match their
-    parameters, or the next step fails deep inside Adam. The saved groups bring their own implementation flags; a
-    run saved on another device, or before Adam was fused here, continues with this machine's (fused)."""
+    parameters, or the next step fails deep inside Adam. The saved groups bring their own implementation flags; the
+    optimizer's own are kept, so a run saved on another device, or before Adam was fused here, continues with this
+    machine's."""
+    flags = {key: optimizer.defaults[key] for key in ("fused", "foreach") if key in optimizer.defaults}
     optimizer.load_state_dict(saved)
     for group in optimizer.param_groups:
-        group.update(fused=fused, foreach=None)
+        group.update(flags)
         for param in group["params"]:
             for key, value in optimizer.state.get(param, {}).items():
                 if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:

@@ -42,7 +42,7 @@ class TrainConfig:
     lr: float = 2e-4  # learning rate of both Adam optimizers
     beta1: float = 0.5  # beta1 hyper-parameter of Adam
     manual_seed: int = 999  # the course's seed: weights, data order and noise all derive from it
-    # auto: bf16 autocast + channels_last where the CPU has native bf16 (about 2.8x the course loop's speed),
+    # auto: bf16 autocast + channels_last where the CPU has native bf16 (a step in half fp32's time, docs/training.md),
     # else fp32. With D's Sigmoid kept in fp32 it matched fp32 within the seed-to-seed spread (model cards)
     precision: str = "auto"
     device: str = "auto"  # auto: cuda, then mps, then cpu
@@ -142,7 +142,7 @@ HELP = {
     "batch_size": "images per step in all: under torchrun each process takes its share of them",
     "num_epochs": "passes over the training images (MNIST: 60,000)", "lr": "Adam learning rate (both networks)",
     "beta1": "Adam beta1", "manual_seed": "seed for weights, data order and noise",
-    "precision": "auto: bf16 autocast + channels_last on CPUs with native bf16 (about 2.8x faster) and on GPUs "
+    "precision": "auto: bf16 autocast + channels_last on CPUs with native bf16 (about 2x faster) and on GPUs "
     "that have it, else fp32; fp32 is the course's arithmetic; fp16: autocast with a GradScaler (GPUs without bf16)",
     "device": "auto picks cuda, then mps, then cpu", "data_path": "fast: in-memory tensor; classic: the course's "
     "DataLoader with PIL transforms", "save_every": "steps between checkpoints (also one per epoch end)",

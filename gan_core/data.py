@@ -42,6 +42,7 @@ MNIST_FILES = (
 _IMAGES_MAGIC, _LABELS_MAGIC = 0x00000803, 0x00000801  # IDX: unsigned bytes, 3 dimensions / 1 dimension
 MNIST_FOLDER, FASHION_FOLDER = "MNIST", "FashionMNIST"  # torchvision's folder names under the data root
 DATASET_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "folder": 3}
+IDX_FOLDERS = {"mnist": MNIST_FOLDER, "fashion-mnist": FASHION_FOLDER}  # the datasets in IDX files
 
 
 def data_root(data_dir: str | Path | None = None) -> Path:
@@ -165,7 +166,7 @@ def dataset_uint8(dataset: str, data_dir: str | Path | None, image_size: int, tr
     folder has no test split: train=False gives its images too."""
     if dataset == "folder":
         return folder_uint8(folder_root(data_dir), image_size)
-    return mnist_uint8(data_dir, image_size, train, FASHION_FOLDER if dataset == "fashion-mnist" else MNIST_FOLDER)
+    return mnist_uint8(data_dir, image_size, train, IDX_FOLDERS[dataset])
 
 
 def folder_root(data_dir: str | Path | None) -> Path:
@@ -259,8 +260,7 @@ def make_loader(model_config: Any, config: Any, dry_run: bool = False) -> InMemo
     if dataset == "folder":
         data = folder_dataset(folder_root(config.data_dir), model_config.image_size)
     else:
-        data = mnist(config.data_dir, model_config.image_size, True,
-                     FASHION_FOLDER if dataset == "fashion-mnist" else MNIST_FOLDER)
+        data = mnist(config.data_dir, model_config.image_size, True, IDX_FOLDERS[dataset])
     generator = torch.Generator()
     loader = DataLoader(
         data, batch_size=config.batch_size, shuffle=True, num_workers=config.workers, generator=generator,

@@ -155,8 +155,7 @@ def resumed_configs(run_dir: str | Path, overrides: dict[str, Any]) -> tuple[Mod
     if contradictions:
         raise ConfigError(f"{run_dir}: resuming keeps the run's settings, but these differ: {'; '.join(contradictions)}"
                           f". Only --epochs, --max-steps, --lr-decay-epochs and --compile may change on resume; start "
-                          "a new run "
-                          "for the others")
+                          "a new run for the others")
     allowed = {k: v for k, v in overrides.items() if k in RESUME_OVERRIDES}
     return model_config, replace(train_config, **allowed)
 

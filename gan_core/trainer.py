@@ -329,10 +329,9 @@ class Trainer:
             )
 
     def _restore_training_state(self, path: Path, state: dict[str, Any]) -> None:
-        fused = self.device.type in FUSED_ADAM_DEVICES
         try:
-            load_optimizer_state(path, self.optimizerG, state["optimizerG"], fused)
-            load_optimizer_state(path, self.optimizerD, state["optimizerD"], fused)
+            load_optimizer_state(path, self.optimizerG, state["optimizerG"])
+            load_optimizer_state(path, self.optimizerD, state["optimizerD"])
             self.noise_gen.set_state(state["noise_rng"])
             if self.netG_ema is not None:
                 self.netG_ema.load_state_dict(state["netG_ema"])

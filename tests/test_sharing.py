@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from gan_core.layout import TRAINING_MARK
-from gan_core.sharing import training_mark, training_process, yield_to_training
+from gan_core.sharing import training_mark, training_process
 from gan_core.train import train
 
 
@@ -81,5 +81,14 @@ def test_an_evaluation_yields_to_a_live_training_of_its_run(tmp_path, priority, 
         assert f"process {live.pid} is training into {tmp_path}" in message
 
 
-def test_normal_priority_changes_nothing(tmp_path):
-    assert yield_to_training(tmp_path, "normal") is None
+def test_the_evaluate_command_says_it_yields_to_the_training_of_its_run(tmp_path):
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / TRAINING_MARK).write_text(f"{live.pid}\n")
+        child = subprocess.run([sys.executable, "-m", "gan_core.evaluate", "--epochs", str(tmp_path)],
+                               capture_output=True, text=True)
+    finally:
+        live.kill()
+        live.wait()
+    assert f"Running at the lowest priority (nice 19): process {live.pid} is training into {tmp_path}" in child.stdout
+    assert child.returncode == 2 and "no snapshots/epoch_NNN folders" in child.stderr  # then it goes on as before
